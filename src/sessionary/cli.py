@@ -1,0 +1,101 @@
+"""The ``sessionary`` command.
+
+Each subcommand takes ``--store URL`` (or ``SESSIONARY_STORE_URL``), shows
+progress on long work, and fails with one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .config import DEFAULT_STORE_URL
+from .exceptions import SessionError
+from .stores import from_url
+from .stores.base import Store
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _store(args: argparse.Namespace) -> Store:
+    url = args.store or os.environ.get("SESSIONARY_STORE_URL") or DEFAULT_STORE_URL
+    return from_url(url)
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help=f"store URL (default: $SESSIONARY_STORE_URL or {DEFAULT_STORE_URL})",
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        store.migrate_sync()
+    finally:
+        store.close()
+    print(f"{store!r}: schema is up to date")
+    return 0
+
+
+def cmd_clearsessions(args: argparse.Namespace) -> int:
+    store = _store(args)
+
+    def progress(count: int) -> None:
+        print(f"\rremoved {count} expired sessions…", end="", file=sys.stderr, flush=True)
+
+    try:
+        removed = store.clear_expired_sync(batch_size=args.batch_size, progress=progress)
+    finally:
+        store.close()
+    if removed:
+        print(file=sys.stderr)
+    print(f"removed {removed} expired sessions")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessionary", description="Server-side sessions for ASGI and WSGI apps."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate = sub.add_parser("migrate", help="create the store's schema (safe to run again)")
+    _add_store_option(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+    clear = sub.add_parser("clearsessions", help="remove expired sessions from the store")
+    _add_store_option(clear)
+    clear.add_argument("--batch-size", type=int, default=1000, help="records per batch")
+    clear.set_defaults(func=cmd_clearsessions)
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+# Subcommands that live in their own modules register here (demo, sessions, bench).
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except SessionError as exc:
+        print(f"sessionary {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"sessionary {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Session settings: one frozen, validated object, passed in explicitly."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .stores.base import Store
+
+__all__ = ["SessionConfig"]
+
+Transport = Literal["cookie", "header", "url"]
+OnStoreError = Literal["fail", "degrade"]
+
+DEFAULT_STORE_URL = "sqlite:///sessionary.db"
+MIN_SECRET_LENGTH = 32
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _default_store() -> Store:
+    from .stores import from_url
+
+    return from_url(DEFAULT_STORE_URL)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SessionConfig:
+    """Every session setting, named after Django's ``SESSION_*`` settings.
+
+    ``store`` takes a :class:`~sessionary.stores.base.Store` or a store URL.
+    Invalid values raise :class:`~sessionary.exceptions.ConfigurationError`
+    naming the field, at construction.
+    """
+
+    secret_key: str | None = None
+    secret_key_fallbacks: Sequence[str] = ()
+    cookie_name: str = "sessionid"
+    cookie_age: int = 1_209_600
+    cookie_domain: str | None = None
+    cookie_path: str = "/"
+    cookie_secure: bool = False
+    cookie_httponly: bool = True
+    cookie_samesite: str | None = "Lax"
+    expire_at_browser_close: bool = False
+    save_every_request: bool = False
+    idle_timeout: int | None = None
+    absolute_timeout: int | None = None
+    store: Store = field(default_factory=_default_store)
+    transport: Transport = "cookie"
+    header_name: str = "X-Session-Token"
+    max_session_bytes: int = 1_048_576
+    on_store_error: OnStoreError = "fail"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if isinstance(self.store, str):
+            from .stores import from_url
+
+            set_(self, "store", from_url(self.store))
+        set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
+        self._validate()
+
+    def _validate(self) -> None:
+        secrets_ = [("secret_key", self.secret_key)] + [
+            (f"secret_key_fallbacks[{i}]", s) for i, s in enumerate(self.secret_key_fallbacks)
+        ]
+        for name, value in secrets_:
+            if value is not None and len(value) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    name, f"is too short: use at least {MIN_SECRET_LENGTH} random characters"
+                )
+        if getattr(self.store, "requires_secret", False) and not self.secret_key:
+            raise ConfigurationError(
+                "secret_key", f"{type(self.store).__name__} signs its data and needs a secret_key"
+            )
+        if not self.cookie_name or not _TOKEN_RE.match(self.cookie_name):
+            raise ConfigurationError("cookie_name", f"{self.cookie_name!r} is not a cookie name")
+        if self.cookie_name.startswith("__Host-") and (
+            not self.cookie_secure or self.cookie_domain is not None or self.cookie_path != "/"
+        ):
+            raise ConfigurationError(
+                "cookie_name",
+                "a __Host- cookie needs cookie_secure=True, no cookie_domain and cookie_path='/'",
+            )
+        if self.cookie_name.startswith("__Secure-") and not self.cookie_secure:
+            raise ConfigurationError("cookie_name", "a __Secure- cookie needs cookie_secure=True")
+        if not self.cookie_path.startswith("/"):
+            raise ConfigurationError("cookie_path", "must start with '/'")
+        if self.cookie_samesite is not None:
+            normal = _SAMESITE.get(str(self.cookie_samesite).lower())
+            if normal is None:
+                raise ConfigurationError(
+                    "cookie_samesite",
+                    f"{self.cookie_samesite!r} is not one of 'Lax', 'Strict', 'None' or None",
+                )
+            object.__setattr__(self, "cookie_samesite", normal)
+            if normal == "None" and not self.cookie_secure:
+                raise ConfigurationError(
+                    "cookie_samesite", "SameSite=None needs cookie_secure=True (browsers refuse it)"
+                )
+        _positive_int("cookie_age", self.cookie_age)
+        _positive_int("max_session_bytes", self.max_session_bytes)
+        for name in ("idle_timeout", "absolute_timeout"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive_int(name, value)
+        if self.transport not in ("cookie", "header", "url"):
+            raise ConfigurationError(
+                "transport", f"{self.transport!r} is not 'cookie', 'header' or 'url'"
+            )
+        if not self.header_name or not _TOKEN_RE.match(self.header_name):
+            raise ConfigurationError("header_name", f"{self.header_name!r} is not a header name")
+        if self.on_store_error not in ("fail", "degrade"):
+            raise ConfigurationError(
+                "on_store_error", f"{self.on_store_error!r} is not 'fail' or 'degrade'"
+            )
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "secret_key" and value is not None:
+                value = "***"
+            elif f.name == "secret_key_fallbacks":
+                value = ["***"] * len(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"SessionConfig({', '.join(parts)})"
+
+    def replace(self, **changes: Any) -> SessionConfig:
+        """Return a copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, /, **overrides: Any
+    ) -> SessionConfig:
+        """Build a config from ``SESSIONARY_*`` variables, then ``overrides``.
+
+        The store comes from ``SESSIONARY_STORE_URL``; each other field from
+        ``SESSIONARY_<FIELD>`` (``SESSIONARY_COOKIE_SECURE=true``); lists are
+        comma-separated.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if url := env.get("SESSIONARY_STORE_URL"):
+            values["store"] = url
+        for f in dataclasses.fields(cls):
+            if f.name == "store":
+                continue
+            raw = env.get(f"SESSIONARY_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse_env(f.name, raw)
+        values.update(overrides)
+        return cls(**values)
+
+
+_BOOL_FIELDS = {
+    "cookie_secure",
+    "cookie_httponly",
+    "expire_at_browser_close",
+    "save_every_request",
+}
+_INT_FIELDS = {"cookie_age", "max_session_bytes", "idle_timeout", "absolute_timeout"}
+_OPTIONAL = {"cookie_domain", "cookie_samesite", "idle_timeout", "absolute_timeout"}
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    if name in _OPTIONAL and raw.strip().lower() in ("", "none"):
+        return None
+    if name in _BOOL_FIELDS:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigurationError(name, f"{raw!r} is not a boolean (use true or false)")
+    if name in _INT_FIELDS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(name, f"{raw!r} is not an integer") from None
+    if name == "secret_key_fallbacks":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(
+            name, f"must be a positive whole number of seconds/bytes, got {value!r}"
+        )

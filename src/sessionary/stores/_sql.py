@@ -1,0 +1,236 @@
+"""The SQL side of ``DatabaseStore``, without I/O: schema, statements, row codec.
+
+Both the async backend and its generated sync twin execute what is built
+here, so a query exists exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+
+from ..exceptions import ConfigurationError, CorruptRecord, MissingDependency
+from .base import SessionRecord
+
+DEFAULT_TABLE = "sessionary_session"
+
+# Default drivers per dialect, (sync, async). psycopg 3 covers both for PostgreSQL.
+_DRIVERS = {
+    "sqlite": ("pysqlite", "aiosqlite"),
+    "postgresql": ("psycopg", "psycopg"),
+    "mysql": ("pymysql", "aiomysql"),
+}
+_ASYNC_ONLY = {"aiosqlite", "asyncpg", "aiomysql", "asyncmy"}
+_EXTRAS = {
+    "pysqlite": None,
+    "aiosqlite": None,
+    "psycopg": "postgresql",
+    "psycopg2": "postgresql",
+    "asyncpg": "postgresql",
+    "pymysql": "mysql",
+    "aiomysql": "mysql",
+    "mysqldb": "mysql",
+    "asyncmy": "mysql",
+}
+
+
+def engine_urls(url: str) -> tuple[URL, URL]:
+    """The (sync, async) SQLAlchemy URLs for a store URL, each with a driver."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError("store", f"unparsable database URL: {exc}") from None
+    backend = {"postgres": "postgresql", "mariadb": "mysql"}.get(
+        parsed.get_backend_name(), parsed.get_backend_name()
+    )
+    if backend not in _DRIVERS:
+        raise ConfigurationError("store", f"unsupported database {backend!r}")
+    sync_driver, async_driver = _DRIVERS[backend]
+    named = parsed.drivername.partition("+")[2]
+    if named:
+        if named in _ASYNC_ONLY:
+            async_driver = named
+        else:
+            sync_driver = named
+            if backend == "postgresql" and named == "psycopg":
+                async_driver = named
+    base = parsed.set(drivername=backend)
+    return base.set(drivername=f"{backend}+{sync_driver}"), base.set(
+        drivername=f"{backend}+{async_driver}"
+    )
+
+
+def missing_driver(url: URL, exc: BaseException) -> MissingDependency:
+    driver = url.drivername.partition("+")[2]
+    extra = _EXTRAS.get(driver) or url.get_backend_name()
+    return MissingDependency(f"database driver {driver!r} ({exc})", extra)
+
+
+def make_table(name: str = DEFAULT_TABLE, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The session table: one row a session, keyed by the key's hash."""
+    payload = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+    return sa.Table(
+        name,
+        metadata or sa.MetaData(),
+        sa.Column("key_hash", sa.String(64), primary_key=True),
+        sa.Column("payload", payload, nullable=False),
+        sa.Column("created", sa.Double, nullable=False),
+        sa.Column("last_seen", sa.Double, nullable=False),
+        sa.Column("expires", sa.Double, nullable=False, index=True),
+        sa.Column("user_id", sa.String(255), nullable=True, index=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        mysql_charset="utf8mb4",
+    )
+
+
+class Statements:
+    """Every statement the store runs, built once per table."""
+
+    def __init__(self, table: sa.Table) -> None:
+        c = table.c
+        self.table = table
+        columns = (c.payload, c.created, c.last_seen, c.expires, c.user_id, c.version)
+        self.load = sa.select(*columns).where(
+            c.key_hash == sa.bindparam("h"), c.expires > sa.bindparam("now")
+        )
+        self.load_for_update = (
+            sa.select(*columns)
+            .where(c.key_hash == sa.bindparam("h"), c.expires > sa.bindparam("now"))
+            .with_for_update()
+        )
+        self.insert = sa.insert(table)
+        self.replace = (
+            sa.update(table)
+            .where(c.key_hash == sa.bindparam("h"))
+            .values(
+                payload=sa.bindparam("payload"),
+                created=sa.bindparam("created"),
+                last_seen=sa.bindparam("last_seen"),
+                expires=sa.bindparam("expires"),
+                user_id=sa.bindparam("user_id"),
+                version=sa.bindparam("version"),
+            )
+        )
+        self.update = (
+            sa.update(table)
+            .where(c.key_hash == sa.bindparam("h"), c.version == sa.bindparam("v"))
+            .values(
+                payload=sa.bindparam("payload"),
+                last_seen=sa.bindparam("last_seen"),
+                expires=sa.bindparam("expires"),
+                user_id=sa.bindparam("user_id"),
+                version=sa.bindparam("version"),
+            )
+        )
+        self.delete = sa.delete(table).where(c.key_hash == sa.bindparam("h"))
+        self.exists = sa.select(c.key_hash).where(
+            c.key_hash == sa.bindparam("h"), c.expires > sa.bindparam("now")
+        )
+        self.expired_batch = (
+            sa.select(c.key_hash)
+            .where(c.expires <= sa.bindparam("now"))
+            .limit(sa.bindparam("n", type_=sa.Integer, literal_execute=True))
+        )
+        self.delete_many = sa.delete(table).where(
+            c.key_hash.in_(sa.bindparam("hs", expanding=True)),
+            c.expires <= sa.bindparam("now"),
+        )
+        self.for_user = (
+            sa.select(c.key_hash, *columns)
+            .where(c.user_id == sa.bindparam("u"), c.expires > sa.bindparam("now"))
+            .order_by(c.created)
+        )
+        self.revoke_one = sa.delete(table).where(
+            c.user_id == sa.bindparam("u"), c.key_hash == sa.bindparam("h")
+        )
+        self.revoke_all = sa.delete(table).where(c.user_id == sa.bindparam("u"))
+        self.revoke_others = sa.delete(table).where(
+            c.user_id == sa.bindparam("u"), c.key_hash != sa.bindparam("h")
+        )
+
+
+def encode_payload(record: SessionRecord) -> str:
+    return json.dumps({"d": record.data, "m": record.meta}, separators=(",", ":"))
+
+
+def record_from_row(key_hash: str, row: Any) -> SessionRecord:
+    payload, created, last_seen, expires, user_id, version = row
+    try:
+        decoded = json.loads(payload)
+        data, meta = decoded["d"], decoded["m"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(meta, dict):
+        raise CorruptRecord(f"session record {key_hash[:12]}… has the wrong shape")
+    return SessionRecord(
+        key_hash=key_hash,
+        data=data,
+        created=created,
+        last_seen=last_seen,
+        expires=expires,
+        user_id=user_id,
+        version=version,
+        meta=meta,
+    )
+
+
+def row_values(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "payload": encode_payload(record),
+        "created": record.created,
+        "last_seen": record.last_seen,
+        "expires": record.expires,
+        "user_id": record.user_id,
+        "version": record.version,
+    }
+
+
+_UNAVAILABLE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+class translate_errors:  # noqa: N801 - used as a statement, like contextlib's helpers
+    """Re-raise the driver's errors as sessionary's (``StoreUnavailable`` for outages)."""
+
+    def __init__(self, url: URL, *, creating: bool = False) -> None:
+        self.url = url
+        self.creating = creating
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        from ..exceptions import SessionKeyExists, StoreError, StoreUnavailable
+
+        if exc is None:
+            return
+        if isinstance(exc, sa.exc.IntegrityError) and self.creating:
+            raise SessionKeyExists("session key already exists") from exc
+        if isinstance(exc, sa.exc.NoSuchModuleError | ModuleNotFoundError):
+            raise missing_driver(self.url, exc) from exc
+        if isinstance(exc, sa.exc.DBAPIError) and _is_missing_table(exc):
+            raise StoreError(
+                "the session table does not exist: run 'sessionary migrate --store URL'"
+                f" ({exc.orig})"
+            ) from exc
+        if isinstance(exc, _UNAVAILABLE_ERRORS) or (
+            isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+        ):
+            raise StoreUnavailable(f"database unavailable: {_first_line(exc)}") from exc
+        if isinstance(exc, sa.exc.SQLAlchemyError | OSError):
+            raise StoreError(f"database error: {_first_line(exc)}") from exc
+
+
+def _is_missing_table(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "no such table" in text or "does not exist" in text or "doesn't exist" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Sync store backends, GENERATED from ``../_async`` by scripts/unasync.py."""

@@ -1,0 +1,247 @@
+"""What a store is: records, change sets, and the interface every store implements.
+
+A store knows records, nothing about requests. Every method exists twice:
+``load`` for async code (ASGI) and ``load_sync`` for sync code (WSGI, CLI).
+Stores receive the visitor's raw key and keep only :func:`hash_key` of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from .._clock import Clock, from_timestamp, system_clock
+from .._keys import hash_key
+
+__all__ = [
+    "ALL",
+    "ALL_BUT_CURRENT",
+    "Change",
+    "Progress",
+    "SessionInfo",
+    "SessionRecord",
+    "Store",
+    "apply_change",
+    "hash_key",
+]
+
+# Targets for Store.revoke besides a single session id.
+ALL: Final = "all"
+ALL_BUT_CURRENT: Final = "all-but-current"
+
+Progress = Callable[[int], None]
+"""Called by ``clear_expired`` with the running count of removed records."""
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One stored session.
+
+    ``data`` maps each session key to the JSON text of its value (values are
+    encoded once, when set, and decoded only when read). ``meta`` is the
+    framework's own bookkeeping (expiry policy, credential hash, user agent,
+    client address), kept apart from user data. Times are epoch seconds.
+    """
+
+    key_hash: str
+    data: dict[str, str]
+    created: float
+    last_seen: float
+    expires: float
+    user_id: str | None = None
+    version: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def is_live(self, now: float) -> bool:
+        return self.expires > now
+
+
+@dataclass(slots=True)
+class Change:
+    """What one request did to a session, applied atomically to the current record.
+
+    ``set`` holds encoded values for the keys written, ``delete`` the keys
+    removed; ``clear`` drops every key before both are applied. ``meta``
+    entries whose value is ``None`` are removed. ``user_id`` is applied only
+    when ``set_user`` is true.
+    """
+
+    set: dict[str, str]
+    delete: frozenset[str]
+    last_seen: float
+    expires: float
+    clear: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    set_user: bool = False
+    user_id: str | None = None
+
+
+def apply_change(record: SessionRecord, change: Change) -> SessionRecord:
+    """Return ``record`` with ``change`` applied and its version bumped."""
+    data = {} if change.clear else dict(record.data)
+    for name in change.delete:
+        data.pop(name, None)
+    data.update(change.set)
+    meta = record.meta
+    if change.meta:
+        meta = dict(meta)
+        for name, value in change.meta.items():
+            if value is None:
+                meta.pop(name, None)
+            else:
+                meta[name] = value
+    return SessionRecord(
+        key_hash=record.key_hash,
+        data=data,
+        created=record.created,
+        last_seen=change.last_seen,
+        expires=change.expires,
+        user_id=change.user_id if change.set_user else record.user_id,
+        version=record.version + 1,
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live session as the per-user index lists it: never its key."""
+
+    session_id: str
+    """The key's hash: names the session for ``revoke`` but cannot be used as a cookie."""
+    user_id: str
+    created: float
+    last_seen: float
+    expires: float
+    user_agent: str | None = None
+    ip: str | None = None
+
+    @property
+    def created_at(self) -> Any:
+        return from_timestamp(self.created)
+
+    @property
+    def last_seen_at(self) -> Any:
+        return from_timestamp(self.last_seen)
+
+    @property
+    def expires_at(self) -> Any:
+        return from_timestamp(self.expires)
+
+    @classmethod
+    def from_record(cls, record: SessionRecord) -> SessionInfo:
+        return cls(
+            session_id=record.key_hash,
+            user_id=record.user_id or "",
+            created=record.created,
+            last_seen=record.last_seen,
+            expires=record.expires,
+            user_agent=record.meta.get("ua"),
+            ip=record.meta.get("ip"),
+        )
+
+
+class Store:
+    """The interface of every store.
+
+    Subclasses implement the async methods and their ``_sync`` twins.
+    ``clock`` returns epoch seconds; tests inject a fake one.
+    """
+
+    requires_secret: ClassVar[bool] = False
+    """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
+    client_side: ClassVar[bool] = False
+    """Whether the record travels in the cookie itself (no server-side state)."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or system_clock
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # -- async ---------------------------------------------------------------
+
+    async def load(self, key: str) -> SessionRecord | None:
+        """Return the live record for ``key``, or ``None``."""
+        raise NotImplementedError
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        """Write ``record`` whole; with ``must_create``, raise ``SessionKeyExists`` if taken."""
+        raise NotImplementedError
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        """Apply ``change`` atomically to the current record and return the result.
+
+        ``base`` is the record as loaded earlier in the request: stores use its
+        version for a one-round-trip fast path. Returns ``None``, writing
+        nothing, when the record no longer exists (deleted or expired).
+        """
+        raise NotImplementedError
+
+    async def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    async def clear_expired(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        """Remove dead records in batches; return how many were removed."""
+        raise NotImplementedError
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        """List ``user_id``'s live sessions, oldest first."""
+        raise NotImplementedError
+
+    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        """End sessions of ``user_id``: one ``session_id``, ``ALL``, or ``ALL_BUT_CURRENT``.
+
+        ``current`` is the raw key of the session to keep with ``ALL_BUT_CURRENT``.
+        Returns how many sessions ended.
+        """
+        raise NotImplementedError
+
+    async def migrate(self) -> None:
+        """Create the store's schema if it has one; safe to run again."""
+
+    async def aclose(self) -> None:
+        """Release connections; the store reconnects if used again."""
+
+    # -- sync ----------------------------------------------------------------
+
+    def load_sync(self, key: str) -> SessionRecord | None:
+        raise NotImplementedError
+
+    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        raise NotImplementedError
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        raise NotImplementedError
+
+    def delete_sync(self, key: str) -> None:
+        raise NotImplementedError
+
+    def exists_sync(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def clear_expired_sync(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        raise NotImplementedError
+
+    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
+        raise NotImplementedError
+
+    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        raise NotImplementedError
+
+    def migrate_sync(self) -> None:
+        """Create the store's schema if it has one; safe to run again."""
+
+    def close(self) -> None:
+        """Release connections; the store reconnects if used again."""

@@ -1,0 +1,150 @@
+"""``DatabaseStore``: SQLite, PostgreSQL or MySQL/MariaDB through SQLAlchemy Core.
+
+``sqlite:///path`` is the embedded default. A bare ``postgresql://`` uses
+psycopg 3 (sync and async); a bare ``mysql://`` uses PyMySQL and aiomysql; a
+URL may name its driver the SQLAlchemy way (``postgresql+asyncpg://``).
+Async code runs on an async engine, sync code on a sync one; both execute the
+statements of ``_sql.py``. The table is created by ``migrate()``
+(``sessionary migrate``), never implicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._clock import Clock
+from ._async.database import AsyncDatabaseBackend
+from ._sql import DEFAULT_TABLE, Statements, engine_urls, make_table
+from ._sync.database import SyncDatabaseBackend
+from .base import Change, Progress, SessionInfo, SessionRecord, Store, hash_key
+
+__all__ = ["DatabaseStore"]
+
+
+class DatabaseStore(Store):
+    """Sessions in one SQL table, keyed by the hash of the session key.
+
+    ``table`` names the table; ``connect_timeout`` bounds how long a
+    connection attempt may hang a worker; ``engine_options`` go to
+    SQLAlchemy's ``create_engine`` for both engines.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        connect_timeout: float = 5.0,
+        engine_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.url = url
+        sync_url, async_url = engine_urls(url)
+        statements = Statements(make_table(table))
+        self.table = statements.table
+        options = _engine_options(sync_url.get_backend_name(), connect_timeout)
+        options.update(engine_options or {})
+        self._async = AsyncDatabaseBackend(async_url, statements, self._now, options)
+        self._sync = SyncDatabaseBackend(sync_url, statements, self._now, options)
+
+    def _now(self) -> float:
+        return self.clock()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> DatabaseStore:
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return f"DatabaseStore({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    # -- async ---------------------------------------------------------------
+
+    async def load(self, key: str) -> SessionRecord | None:
+        return await self._async.load(hash_key(key))
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        record.key_hash = hash_key(key)
+        await self._async.save(record, must_create=must_create)
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        return await self._async.apply(hash_key(key), change, base)
+
+    async def delete(self, key: str) -> None:
+        await self._async.delete(hash_key(key))
+
+    async def exists(self, key: str) -> bool:
+        return await self._async.exists(hash_key(key))
+
+    async def clear_expired(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        return await self._async.clear_expired(batch_size, progress)
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        return await self._async.sessions_for(user_id)
+
+    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        return await self._async.revoke(user_id, target, _keep(current))
+
+    async def migrate(self) -> None:
+        await self._async.migrate()
+
+    async def aclose(self) -> None:
+        await self._async.aclose()
+
+    # -- sync ----------------------------------------------------------------
+
+    def load_sync(self, key: str) -> SessionRecord | None:
+        return self._sync.load(hash_key(key))
+
+    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        record.key_hash = hash_key(key)
+        self._sync.save(record, must_create=must_create)
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        return self._sync.apply(hash_key(key), change, base)
+
+    def delete_sync(self, key: str) -> None:
+        self._sync.delete(hash_key(key))
+
+    def exists_sync(self, key: str) -> bool:
+        return self._sync.exists(hash_key(key))
+
+    def clear_expired_sync(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        return self._sync.clear_expired(batch_size, progress)
+
+    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
+        return self._sync.sessions_for(user_id)
+
+    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        return self._sync.revoke(user_id, target, _keep(current))
+
+    def migrate_sync(self) -> None:
+        self._sync.migrate()
+
+    def close(self) -> None:
+        self._sync.close()
+
+
+def _keep(current: str | None) -> str | None:
+    return hash_key(current) if current is not None else None
+
+
+def _engine_options(backend: str, connect_timeout: float) -> dict[str, Any]:
+    if backend == "sqlite":
+        # How long a writer waits for SQLite's lock before failing.
+        return {"connect_args": {"timeout": max(connect_timeout, 5.0)}}
+    return {
+        "pool_pre_ping": True,  # a restarted server is reconnected to, not an error
+        "pool_timeout": connect_timeout,
+        "connect_args": {"connect_timeout": int(max(1, connect_timeout))},
+    }

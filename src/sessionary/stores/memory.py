@@ -1,0 +1,139 @@
+"""``memory://``: records in a dict, for tests and single-process development."""
+
+from __future__ import annotations
+
+import threading
+
+from .._clock import Clock
+from ..exceptions import SessionKeyExists
+from .base import (
+    ALL,
+    ALL_BUT_CURRENT,
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    apply_change,
+    hash_key,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """Keeps records in process memory. Thread-safe; nothing survives a restart.
+
+    Its async methods do no I/O and never wait, so they call the sync ones.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        super().__init__(clock=clock)
+        self._records: dict[str, SessionRecord] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryStore:
+        return cls()
+
+    # -- sync ----------------------------------------------------------------
+
+    def load_sync(self, key: str) -> SessionRecord | None:
+        record = self._records.get(hash_key(key))
+        if record is None or not record.is_live(self.clock()):
+            return None
+        return record
+
+    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        digest = hash_key(key)
+        record.key_hash = digest
+        with self._lock:
+            current = self._records.get(digest)
+            if must_create and current is not None and current.is_live(self.clock()):
+                raise SessionKeyExists("session key already exists")
+            self._records[digest] = record
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        digest = hash_key(key)
+        with self._lock:
+            current = self._records.get(digest)
+            if current is None or not current.is_live(self.clock()):
+                return None
+            updated = apply_change(current, change)
+            self._records[digest] = updated
+            return updated
+
+    def delete_sync(self, key: str) -> None:
+        with self._lock:
+            self._records.pop(hash_key(key), None)
+
+    def exists_sync(self, key: str) -> bool:
+        return self.load_sync(key) is not None
+
+    def clear_expired_sync(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        now = self.clock()
+        removed = 0
+        while True:
+            with self._lock:
+                dead = [h for h, r in self._records.items() if not r.is_live(now)][:batch_size]
+                for digest in dead:
+                    del self._records[digest]
+            removed += len(dead)
+            if progress is not None and dead:
+                progress(removed)
+            if len(dead) < batch_size:
+                return removed
+
+    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
+        now = self.clock()
+        with self._lock:
+            records = [r for r in self._records.values() if r.user_id == user_id and r.is_live(now)]
+        return [SessionInfo.from_record(r) for r in sorted(records, key=lambda r: r.created)]
+
+    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        keep = hash_key(current) if current is not None and target == ALL_BUT_CURRENT else None
+        with self._lock:
+            doomed = [
+                digest
+                for digest, record in self._records.items()
+                if record.user_id == user_id
+                and (target in (ALL, ALL_BUT_CURRENT) or digest == target)
+                and digest != keep
+            ]
+            for digest in doomed:
+                del self._records[digest]
+        return len(doomed)
+
+    # -- async: no I/O here, so the sync methods serve ------------------------
+
+    async def load(self, key: str) -> SessionRecord | None:
+        return self.load_sync(key)
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        self.save_sync(key, record, must_create=must_create)
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        return self.apply_sync(key, change, base)
+
+    async def delete(self, key: str) -> None:
+        self.delete_sync(key)
+
+    async def exists(self, key: str) -> bool:
+        return self.exists_sync(key)
+
+    async def clear_expired(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        return self.clear_expired_sync(batch_size=batch_size, progress=progress)
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        return self.sessions_for_sync(user_id)
+
+    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        return self.revoke_sync(user_id, target, current=current)

@@ -1,0 +1,220 @@
+"""SPEC section 1 over HTTP, through the ASGI and the WSGI middleware, on every store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sessionary._keys import hash_key
+from sessionary.stores.base import Store
+
+from .conftest import Client, FakeClock
+
+KEY_RE = re.compile(r"sessionid=([a-z0-9]{32});")
+
+
+def session_cookie(response) -> str | None:  # type: ignore[no-untyped-def]
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith("sessionid="):
+            return header
+    return None
+
+
+async def test_untouched_session_sets_no_cookie(make_client: Callable[..., Client]) -> None:
+    response = await make_client().get("/noop")
+    assert session_cookie(response) is None
+    assert "vary" not in response.headers
+
+
+async def test_reading_adds_vary_but_no_cookie(make_client: Callable[..., Client]) -> None:
+    response = await make_client().get("/get?x=")
+    assert session_cookie(response) is None
+    assert response.headers["vary"] == "Cookie"
+
+
+async def test_write_sets_cookie_with_configured_attributes(
+    make_client: Callable[..., Client], clock: FakeClock
+) -> None:
+    response = await make_client().get("/set?a=1")
+    cookie = session_cookie(response)
+    assert cookie is not None
+    assert KEY_RE.match(cookie)
+    assert "Max-Age=1209600" in cookie
+    assert "expires=" in cookie
+    assert "Path=/" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+    assert "Domain" not in cookie
+
+
+async def test_custom_cookie_attributes(make_client: Callable[..., Client]) -> None:
+    client = make_client(
+        cookie_name="sid",
+        cookie_age=600,
+        cookie_domain="example.com",
+        cookie_path="/app",
+        cookie_secure=True,
+        cookie_samesite="Strict",
+    )
+    response = await client.get("/set?a=1")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("sid=")
+    for part in ("Max-Age=600", "Domain=example.com", "Path=/app", "Secure", "SameSite=Strict"):
+        assert part in cookie
+
+
+async def test_session_round_trips(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/set?a=1&b=two")
+    response = await client.get("/get?a=&b=&c=")
+    assert response.json() == {"a": "1", "b": "two", "c": None}
+
+
+async def test_read_only_request_does_not_resend_cookie(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    response = await client.get("/get?a=")
+    assert session_cookie(response) is None
+
+
+async def test_save_every_request_resends_cookie(make_client: Callable[..., Client]) -> None:
+    client = make_client(save_every_request=True)
+    await client.get("/set?a=1")
+    response = await client.get("/noop")
+    assert session_cookie(response) is not None
+
+
+async def test_browser_close_cookie_has_no_max_age(make_client: Callable[..., Client]) -> None:
+    response = await make_client(expire_at_browser_close=True).get("/set?a=1")
+    cookie = session_cookie(response)
+    assert cookie is not None
+    assert "Max-Age" not in cookie
+    assert "expires" not in cookie
+
+
+async def test_set_expiry_zero_gives_browser_close_cookie(
+    make_client: Callable[..., Client],
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    cookie = session_cookie(await client.get("/expiry?v=0"))
+    assert cookie is not None
+    assert "Max-Age" not in cookie
+
+
+async def test_set_expiry_seconds_sets_max_age(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    cookie = session_cookie(await client.get("/expiry?v=300"))
+    assert cookie is not None
+    assert "Max-Age=300" in cookie
+
+
+async def test_flush_deletes_cookie_and_record(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    key = client.cookies["sessionid"]
+    assert await store.exists(key)
+    response = await client.get("/flush")
+    cookie = session_cookie(response)
+    assert cookie is not None
+    assert "Max-Age=0" in cookie
+    assert not await store.exists(key)
+    assert (await client.get("/get?a=")).json() == {"a": None}
+
+
+async def test_clear_keeps_key_and_resends_cookie(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    key = client.cookies["sessionid"]
+    response = await client.get("/clear")
+    assert f"sessionid={key};" in (session_cookie(response) or "")
+    assert (await client.get("/get?a=")).json() == {"a": None}
+
+
+async def test_deleting_last_key_keeps_the_session(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    key = client.cookies["sessionid"]
+    response = await client.get("/del?a=")
+    assert f"sessionid={key};" in (session_cookie(response) or "")
+
+
+async def test_cycle_key_moves_data_and_kills_old_key(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    await client.get("/cycle")
+    new = client.cookies["sessionid"]
+    assert new != old
+    assert not await store.exists(old)
+    assert (await client.get("/get?a=")).json() == {"a": "1"}
+    replay = make_client()
+    replay.cookies["sessionid"] = old
+    assert (await replay.get("/get?a=")).json() == {"a": None}
+
+
+async def test_planted_unknown_key_is_replaced(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    planted = "a" * 32
+    client.cookies["sessionid"] = planted
+    response = await client.get("/set?a=1")
+    cookie = session_cookie(response)
+    assert cookie is not None
+    assert planted not in cookie
+    assert KEY_RE.match(cookie)
+
+
+async def test_dead_key_cookie_is_deleted(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    client.cookies["sessionid"] = "b" * 32
+    cookie = session_cookie(await client.get("/noop"))
+    assert cookie is not None
+    assert "Max-Age=0" in cookie
+
+
+async def test_malformed_cookie_is_a_fresh_session(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    response = await client.get("/get?a=", headers={"cookie": 'sessionid="\\x00;;=;  ; junk'})
+    assert response.status_code == 200
+    assert response.json() == {"a": None}
+
+
+async def test_expired_session_is_not_loaded(
+    make_client: Callable[..., Client], clock: FakeClock
+) -> None:
+    client = make_client(cookie_age=60)
+    await client.get("/set?a=1")
+    clock.advance(61)
+    assert (await client.get("/get?a=")).json() == {"a": None}
+
+
+async def test_nested_mutation_is_saved(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    await client.get("/append?item=x")
+    await client.get("/append?item=y")
+    assert (await client.get("/get?cart=")).json() == {"cart": ["x", "y"]}
+
+
+async def test_no_save_on_server_error(make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    response = await client.get("/boom")
+    assert response.status_code == 500
+    assert session_cookie(response) is None
+
+
+async def test_store_keeps_only_hashed_keys(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    key = client.cookies["sessionid"]
+    record = await store.load(key)
+    assert record is not None
+    assert record.key_hash == hash_key(key)
+    assert key not in repr(record)
