@@ -3,7 +3,6 @@ both middlewares, so each behaviour is written once and checked on ASGI and WSGI
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,12 @@ import httpx
 import pytest
 
 from sessionary import SessionConfig, SessionMiddleware, WSGISessionMiddleware
-from sessionary.stores import from_url
 from sessionary.stores.base import Store
 
 from .apps import asgi_app, wsgi_app
+from .store_registry import STORES
 
 SECRET = "s" * 40
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 class FakeClock:
@@ -39,27 +37,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-# Store URLs the HTTP and conformance tests run over. Later stores add theirs.
-def store_urls(tmp_path: Path) -> dict[str, str]:
-    return {
-        "memory": "memory://",
-        "sqlite": f"sqlite:///{tmp_path / 'sessions.db'}",
-    }
-
-
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=sorted(STORES))
 def store_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
 async def store(store_name: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    built = from_url(store_urls(tmp_path)[store_name])
-    built.clock = clock
-    await built.migrate()
-    yield built
-    await built.aclose()
-    built.close()
+    """A fresh, empty store of each registered kind, reading time from ``clock``."""
+    async with STORES[store_name](tmp_path) as built:
+        built.clock = clock
+        yield built
 
 
 class Client:

@@ -1,0 +1,75 @@
+"""Login helpers: bind a user to a session, check it, end it.
+
+Password hashing belongs to a hashing library (the demo uses argon2); these
+helpers only bind the user id and a fingerprint of the user's credential
+state, so that changing a password ends the user's other sessions, as in
+Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from .session import Session
+from .stores.base import ALL_BUT_CURRENT, SessionInfo
+
+__all__ = ["get_user_id", "login", "logout", "revoke_other_sessions", "sessions_for"]
+
+_AUTH = "auth"
+
+
+def _fingerprint(auth_hash: str) -> str:
+    # Keep only a digest: the session store never holds credential material.
+    return hashlib.sha256(auth_hash.encode("utf-8")).hexdigest()
+
+
+def login(session: Session, user_id: str | int, auth_hash: str | None = None) -> None:
+    """Log ``user_id`` in: cycle the key (no fixation), bind the user, record ``auth_hash``.
+
+    ``auth_hash`` is any string that changes when the user's credentials do
+    (the password hash, say).
+    """
+    session.cycle_key()
+    session._bind_user(str(user_id))
+    session._set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+
+
+def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
+    """The logged-in user's id, or ``None``.
+
+    With ``auth_hash``, a session whose recorded credential state differs (the
+    password changed since login) is flushed and ``None`` returned.
+    """
+    user_id = session.user_id
+    if user_id is None:
+        return None
+    if auth_hash is not None:
+        recorded = session._get_meta(_AUTH)
+        if not isinstance(recorded, str) or not hmac.compare_digest(
+            recorded, _fingerprint(auth_hash)
+        ):
+            session.flush()
+            return None
+    return user_id
+
+
+def logout(session: Session) -> None:
+    """Log out: flush the session (data, record and cookie)."""
+    session.flush()
+
+
+async def sessions_for(session: Session) -> list[SessionInfo]:
+    """The logged-in user's live sessions (never their keys), oldest first."""
+    user_id = session.user_id
+    if user_id is None:
+        return []
+    return await session._store.sessions_for(user_id)
+
+
+async def revoke_other_sessions(session: Session) -> int:
+    """End every session of the logged-in user but this one; return how many."""
+    user_id = session.user_id
+    if user_id is None:
+        return 0
+    return await session._store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)

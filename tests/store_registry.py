@@ -1,0 +1,67 @@
+"""Every store the conformance suite runs over, by name.
+
+Each entry builds a fresh, empty, migrated store for one test and cleans up
+after it. Stores that need a server call :func:`require_server`: outside CI
+a missing server skips with a one-line reason; with ``CI=true`` it fails.
+Tests share the machine's servers with other test runs, so each entry works
+in a namespace of its own (a fresh table, a random key prefix), never
+flushing a whole server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from sessionary.stores import from_url
+from sessionary.stores.base import Store
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+StoreFactory = Callable[[Path], AbstractAsyncContextManager[Store]]
+STORES: dict[str, StoreFactory] = {}
+
+
+def register(name: str) -> Callable[[StoreFactory], StoreFactory]:
+    def add(factory: StoreFactory) -> StoreFactory:
+        STORES[name] = factory
+        return factory
+
+    return add
+
+
+def require_server(host: str, port: int, what: str) -> None:
+    """Skip (or, in CI, fail) when nothing listens at ``host:port``."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        message = f"{what} is not reachable at {host}:{port}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: a missing server fails the run)")
+        pytest.skip(message)
+
+
+@asynccontextmanager
+async def _migrated(url: str) -> AsyncIterator[Store]:
+    store = from_url(url)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+
+
+@register("memory")
+def memory(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    return _migrated("memory://")
+
+
+@register("sqlite")
+def sqlite(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    return _migrated(f"sqlite:///{tmp_path / 'sessions.db'}")
