@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .config import DEFAULT_STORE_URL
+from .demo import register as register_demo
 from .exceptions import SessionError
 from .stores import from_url
 from .stores.base import Store
@@ -81,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands that live in their own modules register here (demo, sessions, bench).
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    register_demo,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
