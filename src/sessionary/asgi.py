@@ -12,7 +12,7 @@ from typing import Any
 
 from . import _core
 from .config import SessionConfig
-from .exceptions import StoreError
+from .exceptions import CorruptRecord, StoreError
 from .session import _run_async
 
 __all__ = ["SessionMiddleware"]
@@ -60,6 +60,8 @@ class SessionMiddleware:
         if incoming.key is not None:
             try:
                 record = await self.store.load(incoming.key)
+            except CorruptRecord:
+                _core.security_logger.warning("a corrupted session record was ignored")
             except StoreError:
                 if config.on_store_error == "fail" or kind != "http":
                     _core.logger.exception("session store failed on load")

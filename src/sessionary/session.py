@@ -11,6 +11,7 @@ yields, so both paths share one implementation of the rules.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Generator, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .stores.base import Store
 
 __all__ = ["Session"]
+
+security_logger = logging.getLogger("sessionary.security")
 
 _MISSING: Any = object()
 _MUTABLE = (dict, list)
@@ -133,7 +136,13 @@ class Session(MutableMapping[str, Any]):
         except KeyError:
             pass
         raw = self._raw[name]
-        value = _serialization.decode(raw)
+        try:
+            value = _serialization.decode(raw)
+        except ValueError:
+            # Only a tampered store holds undecodable text: drop the key, loudly.
+            security_logger.warning("session value %r could not be decoded; dropped", name)
+            del self._raw[name]
+            raise KeyError(name) from None
         self._values[name] = value
         if isinstance(value, _MUTABLE):
             self._watch[name] = raw
@@ -147,7 +156,10 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         if name not in self._raw:
             return default
-        return self._value(name)
+        try:
+            return self._value(name)
+        except KeyError:  # an undecodable value, dropped
+            return default
 
     def __contains__(self, name: object) -> bool:
         self.accessed = True
@@ -167,11 +179,19 @@ class Session(MutableMapping[str, Any]):
 
     def values(self) -> list[Any]:  # type: ignore[override]
         self.accessed = True
-        return [self._value(name) for name in list(self._raw)]
+        return [value for _, value in self._pairs()]
 
     def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
         self.accessed = True
-        return [(name, self._value(name)) for name in list(self._raw)]
+        return self._pairs()
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        pairs = []
+        for name in list(self._raw):
+            value = self.get(name, _MISSING)
+            if value is not _MISSING:
+                pairs.append((name, value))
+        return pairs
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Session):

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import _core
 from .config import SessionConfig
-from .exceptions import StoreError
+from .exceptions import CorruptRecord, StoreError
 from .session import _run_sync
 
 __all__ = ["WSGISessionMiddleware"]
@@ -49,6 +49,8 @@ class WSGISessionMiddleware:
         if incoming.key is not None:
             try:
                 record = self.store.load_sync(incoming.key)
+            except CorruptRecord:
+                _core.security_logger.warning("a corrupted session record was ignored")
             except StoreError:
                 if config.on_store_error == "fail":
                     _core.logger.exception("session store failed on load")
