@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._keys import is_valid_key
 from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
+from .events import emit
 
 if TYPE_CHECKING:
     from .config import SessionConfig
@@ -51,6 +52,8 @@ def read_request(
         return Incoming(value, True, client)
     if not is_valid_key(value):
         security_logger.info("ignored a malformed session cookie")
+        if config.event_hooks:
+            emit(config.event_hooks, "bad_cookie", config.store)
         return Incoming(None, True, client)
     return Incoming(value, True, client)
 

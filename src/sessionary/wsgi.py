@@ -9,7 +9,7 @@ from typing import Any
 from . import _core
 from .config import SessionConfig
 from .exceptions import CorruptRecord, StoreError
-from .session import _run_sync
+from .session import _load_one, _run_sync
 
 __all__ = ["WSGISessionMiddleware"]
 
@@ -48,7 +48,7 @@ class WSGISessionMiddleware:
         degraded = False
         if incoming.key is not None:
             try:
-                record = self.store.load_sync(incoming.key)
+                record = _run_sync(self.store, _load_one(incoming.key), config.event_hooks)
             except CorruptRecord:
                 _core.security_logger.warning("a corrupted session record was ignored")
             except StoreError:
@@ -69,7 +69,11 @@ class WSGISessionMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal failed
             try:
-                _run_sync(self.store, session._commit_steps(save=int(status[:3]) < 500))
+                _run_sync(
+                    self.store,
+                    session._commit_steps(save=int(status[:3]) < 500),
+                    config.event_hooks,
+                )
             except StoreError:
                 if config.on_store_error == "fail":
                     _core.logger.exception("session store failed on save")
