@@ -55,6 +55,33 @@ def test_untouched_request_sets_no_cookie(client: FlaskClient) -> None:
     assert cookie(client) is None
 
 
+def test_a_view_that_ignores_the_session_gets_no_vary(store_url: str) -> None:
+    app = Flask(__name__)
+    init_app(app, SessionConfig(store=store_url))
+
+    @app.get("/")
+    def index() -> str:
+        return "hello"
+
+    response = app.test_client().get("/")
+    assert "Vary" not in response.headers
+    assert response.headers.getlist("Set-Cookie") == []
+
+
+def test_session_transaction_in_flask_tests(store_url: str) -> None:
+    app = Flask(__name__)
+    init_app(app, SessionConfig(store=store_url))
+
+    @app.get("/")
+    def index() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    with client.session_transaction() as prepared:
+        prepared["user"] = "ada"
+    assert client.get("/").text == "ada"
+
+
 def test_flash_message_after_redirect_then_gone(client: FlaskClient) -> None:
     response = client.post("/name", data={"name": "Ada"}, follow_redirects=True)
     assert response.history[0].status_code == 303

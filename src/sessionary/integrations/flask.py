@@ -136,9 +136,11 @@ def _request_storage() -> BaseStorage | None:
 
 
 def _refuse_if_unavailable() -> None:
-    from flask import session
+    from flask import request
 
-    if getattr(session, "_unavailable", False):
+    # Read through environ: touching flask.session would mark it accessed.
+    session = request.environ.get(ENVIRON_KEY)
+    if isinstance(session, FlaskSession) and session._unavailable:
         raise ServiceUnavailable(_UNAVAILABLE.decode(), retry_after=5)
 
 
