@@ -107,6 +107,43 @@ def test_session_store_api_outside_a_request(store_url: str) -> None:
     SessionStore.clear_expired()
 
 
+def test_test_clients_session_property(client: Client) -> None:
+    session = client.session  # Django creates and saves an empty session
+    session["name"] = "Zed"
+    session.save()
+    assert client.get("/state").json() == {"name": "Zed"}
+
+
+def test_django_login_joins_the_per_user_index(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["_auth_user_id"] = "7"  # what django.contrib.auth.login stores
+    session.save()
+    (listed,) = from_url(store_url).sessions_for_sync("7")
+    assert listed.user_id == "7"
+    session.flush()
+    assert from_url(store_url).sessions_for_sync("7") == []
+
+
+def test_a_concurrent_logout_is_not_undone(store_url: str) -> None:
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from sessionary.integrations.django import SessionStore
+
+    first = SessionStore()
+    first["a"] = 1
+    first.save()
+    key = first.session_key
+    busy, logout = SessionStore(key), SessionStore(key)
+    assert busy["a"] == 1
+    logout.flush()
+    busy["b"] = 2
+    with pytest.raises(UpdateError):  # Django's middleware answers SessionInterrupted
+        busy.save()
+    assert not first.exists(key)
+
+
 def test_a_dead_key_is_never_adopted(client: Client) -> None:
     client.cookies["sessionid"] = "a" * 32
     client.get("/")

@@ -37,6 +37,7 @@ from ..session import Session, Step, _load_one, _run_async, _run_sync
 __all__ = ["SessionStore", "get_config"]
 
 _config: SessionConfig | None = None
+_DJANGO_USER = "_auth_user_id"  # django.contrib.auth.SESSION_KEY
 
 # Django setting -> SessionConfig field, used when SESSIONARY does not name the field.
 _FROM_DJANGO = {
@@ -296,6 +297,11 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             session.cycle_key()  # an empty session gets a key, as Django's save() does
         # Django's save() always writes (and so extends the expiry).
         session._modified = True
+        user = session.get(_DJANGO_USER)
+        if user is not None and str(user) != session.user_id:
+            # django.contrib.auth's login joins sessionary's per-user index
+            # (``sessionary sessions list --user ID``, revoke).
+            session._bind_user(str(user))
         yield from session._commit_steps()
         if session._gone:
             raise UpdateError
