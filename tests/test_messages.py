@@ -131,6 +131,12 @@ def test_set_level_per_request(default_client: TestClient) -> None:
     assert response.json() == [[10, "kept", "debug"]]
 
 
+def test_middleware_sets_the_default_minimum_level() -> None:
+    with TestClient(starlette_app(storage="session", level=messages.WARNING)) as client:
+        client.get("/add?text=dropped&level=25", follow_redirects=False)
+        assert client.get("/add?text=kept&level=30").json() == [[30, "kept", "warning"]]
+
+
 def test_cookie_storage_carries_messages_without_a_session() -> None:
     with TestClient(starlette_app(storage="cookie")) as client:
         first = client.get("/add?text=Hello", follow_redirects=False)

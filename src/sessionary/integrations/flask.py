@@ -14,7 +14,9 @@ Flask, unless the interface is built with ``permanent=True``.
 ``session.modified`` is sessionary's (in-place changes to nested values are
 noticed). The store is used through its sync path, and the cookie rules are
 the WSGI middleware's own (:func:`sessionary.wsgi.open_sync` and
-:func:`~sessionary.wsgi.commit_sync`).
+:func:`~sessionary.wsgi.commit_sync`). Flask's ``SESSION_COOKIE_*`` and
+``PERMANENT_SESSION_LIFETIME`` settings are not read: the
+:class:`~sessionary.SessionConfig` decides the cookie and its age.
 """
 
 from __future__ import annotations

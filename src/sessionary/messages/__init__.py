@@ -117,14 +117,15 @@ def get_level(target: Any) -> int:
 
 
 def set_level(target: Any, level: int | None) -> bool:
-    """Set this request's minimum level (``None``: the default).
+    """Set this request's minimum level (``None``: back to the configured one).
 
     Returns ``False``, as Django does, when ``target`` has no request to keep
     the setting in (a bare session).
     """
     if _holder(target) is None and not isinstance(target, BaseStorage):
         return False
-    storage_for(target).level = DEFAULT_LEVEL if level is None else level
+    storage = storage_for(target)
+    storage.level = storage.default_level if level is None else level
     return True
 
 

@@ -109,7 +109,7 @@ class BaseStorage:
     """Django's storage protocol: loaded and queued messages, ``used`` after iteration."""
 
     def __init__(self, level: int = DEFAULT_LEVEL) -> None:
-        self.level = level
+        self.level = self.default_level = level
         self.used = False
         self.added_new = False
         self._queued: list[Message] = []
