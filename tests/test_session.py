@@ -225,3 +225,19 @@ def test_sync_twin_round_trips(tmp_path: Path, clock: FakeClock) -> None:
     again.load_sync()
     assert again["a"] == [1, 2]
     config.store.close()
+
+
+async def test_oversized_session_raises_a_catchable_error_at_save(clock: FakeClock) -> None:
+    from sessionary import SessionTooLarge
+
+    config = SessionConfig(store=MemoryStore(clock=clock), max_session_bytes=1000)
+    s = Session(config)
+    s["ok"] = "x" * 100
+    await s.save()
+    s["big"] = "x" * 2000
+    with pytest.raises(SessionTooLarge, match="above the limit of 1000 bytes") as info:
+        await s.save()
+    assert info.value.size > 2000
+    again = Session(config, s.session_key)
+    await again.load()
+    assert dict(again.items()) == {"ok": "x" * 100}  # the last good save is intact

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from .events import EventHook
     from .stores.base import Store
 
 __all__ = ["SessionConfig"]
@@ -60,6 +61,7 @@ class SessionConfig:
     header_name: str = "X-Session-Token"
     max_session_bytes: int = 1_048_576
     on_store_error: OnStoreError = "fail"
+    event_hooks: Sequence[EventHook] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -68,6 +70,7 @@ class SessionConfig:
 
             set_(self, "store", from_url(self.store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
+        set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
 
     def _validate(self) -> None:
@@ -155,7 +158,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name == "store":
+            if f.name in ("store", "event_hooks"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:

@@ -33,14 +33,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from .. import auth
+from .. import auth, messages
 from ..asgi import SessionMiddleware
 from ..config import DEFAULT_STORE_URL, SessionConfig
 from ..session import Session
 from ..stores import from_url
 from ..stores.base import Store
+from ..templating import session_context
 from . import catalogue
-from . import flash as messages
 
 __all__ = ["DEMO_USERS", "create_app", "serve"]
 
@@ -189,12 +189,10 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
 
 
 def shop_context(request: Request) -> dict[str, Any]:
-    """What every page shows: the user, the cart count, the theme, pending messages."""
+    """What every page shows besides ``session`` and ``messages``: user, cart count, theme."""
     session = session_of(request)
     theme = session.get(_THEME)
     return {
-        "session": session,
-        "messages": messages.get_messages(request),
         "user": current_user(request),
         "cart_count": sum(cart_of(session).values()),
         "theme": theme if theme in THEMES else "light",
@@ -572,7 +570,9 @@ def create_app(store: str | Store | None = None) -> Starlette:
         await config.store.migrate()
         yield
 
-    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[shop_context])
+    templates = Jinja2Templates(
+        directory=HERE / "templates", context_processors=[session_context, shop_context]
+    )
     templates.env.filters["when"] = _when
     templates.env.filters["money"] = _money
     routes: list[BaseRoute] = [

@@ -165,7 +165,11 @@ def record_from_row(key_hash: str, row: Any) -> SessionRecord:
         data, meta = decoded["d"], decoded["m"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(meta, dict):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(meta, dict)
+        or not all(isinstance(v, str) for v in data.values())
+    ):
         raise CorruptRecord(f"session record {key_hash[:12]}… has the wrong shape")
     return SessionRecord(
         key_hash=key_hash,
