@@ -411,6 +411,14 @@ def test_wizard_completes_signs_in_and_forgets_the_answers(shop: TestClient) -> 
     assert post(shop, "/login", username="carol", password="long enough").status_code == 303
 
 
+def test_wizard_rechecks_answers_saved_by_back(shop: TestClient) -> None:
+    wizard(shop, 1, username="carol", password="long enough", action="next")
+    wizard(shop, 2, name="Carol Danvers", genre="soul", action="next")
+    wizard(shop, 2, name="Carol Danvers", genre="<polka>", action="back")
+    assert next_step(shop, 3, terms="yes") == "/dashboard"
+    assert "Favourite genre" not in shop.get("/dashboard").text
+
+
 @pytest.mark.parametrize("step", ["0", "4", "99"])
 def test_wizard_steps_out_of_range_are_not_found(shop: TestClient, step: str) -> None:
     assert shop.get(f"/signup/{step}").status_code == 404

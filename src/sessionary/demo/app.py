@@ -437,8 +437,12 @@ async def signup(request: Request, form: FormData) -> Response:
     if step < 3:
         messages.info(request, f"Step {step} saved: you can come back to it any time.")
         return redirect(f"/signup/{step + 1}")
+    genre = answers.get("genre")  # "Back" saves without checking: check again here
     user = accounts_of(request).add(
-        answers["username"], answers["name"], answers["password_hash"], answers.get("genre") or None
+        answers["username"],
+        answers["name"],
+        answers["password_hash"],
+        genre if genre in catalogue.GENRES else None,
     )
     session.pop(_SIGNUP, None)
     sign_in(request, user)
