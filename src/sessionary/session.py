@@ -218,6 +218,12 @@ class Session(MutableMapping[str, Any]):
             raw = _serialization.encode(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
+        # Refuse here, where the app can catch it, rather than at commit.
+        old = self._raw.get(name)
+        size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
+        size += len(name)
+        if size > self._config.max_session_bytes:
+            raise SessionTooLarge(size, self._config.max_session_bytes)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
@@ -228,7 +234,7 @@ class Session(MutableMapping[str, Any]):
             self._watch[name] = raw
         else:
             self._watch.pop(name, None)
-        self._size = -1
+        self._size = size
 
     def __delitem__(self, name: str) -> None:
         self.accessed = True
