@@ -18,6 +18,8 @@ SUBS = [
         "from sqlalchemy import Engine, create_engine",
     ),
     ("import redis.asyncio as redis_module", "import redis as redis_module"),
+    ("redis.asyncio.cluster", "redis.cluster"),
+    ("redis.asyncio.sentinel", "redis.sentinel"),
     ("AsyncDatabaseBackend", "SyncDatabaseBackend"),
     ("create_async_engine", "create_engine"),
     ("AsyncEngine", "Engine"),
