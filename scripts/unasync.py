@@ -29,6 +29,7 @@ SUBS = [
         "await conn.run_sync(self.statements.table.metadata.create_all)",
         "self.statements.table.metadata.create_all(conn)",
     ),
+    ("configure_sqlite(engine.sync_engine)", "configure_sqlite(engine)"),
     ("Async", "Sync"),
     ("async def ", "def "),
     ("async with ", "with "),

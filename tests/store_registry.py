@@ -103,3 +103,35 @@ def redis_sentinel(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
     from .servers import redis_sentinel as start
 
     return _redis(start())
+
+
+@asynccontextmanager
+async def _sql_server(url: str) -> AsyncIterator[Store]:
+    table = f"sessionary_test_{uuid.uuid4().hex[:12]}"
+    store = from_url(url, table=table)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+        import sqlalchemy as sa
+
+        from sessionary.stores._sql import engine_urls
+
+        engine = sa.create_engine(engine_urls(url)[0])
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
+
+
+@register("postgresql")
+def postgresql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    return _sql_server("postgresql://postgres@127.0.0.1:5432/test")
+
+
+@register("mysql")
+def mysql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 3306, "MariaDB")
+    return _sql_server("mysql://root@127.0.0.1:3306/test")
