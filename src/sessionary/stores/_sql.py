@@ -83,6 +83,10 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, record: Any) -> None:
+        # WAL lets readers proceed beside the one writer (it sticks to the file).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
         dbapi_connection.isolation_level = None
 
     @sa.event.listens_for(engine, "begin")

@@ -165,10 +165,6 @@ class AsyncDatabaseBackend:
     async def migrate(self) -> None:
         with translate_errors(self.url):
             async with self.writer().begin() as conn:
-                if self.url.get_backend_name() == "sqlite":
-                    # WAL lets readers and a writer proceed together; it is a
-                    # property of the file, so the schema step sets it once.
-                    await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 await conn.run_sync(self.statements.table.metadata.create_all)
 
     async def aclose(self) -> None:

@@ -148,10 +148,6 @@ class SyncDatabaseBackend:
 
     def migrate(self) -> None:
         with translate_errors(self.url), self.writer().begin() as conn:
-            if self.url.get_backend_name() == "sqlite":
-                # WAL lets readers and a writer proceed together; it is a
-                # property of the file, so the schema step sets it once.
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             self.statements.table.metadata.create_all(conn)
 
     def close(self) -> None:
