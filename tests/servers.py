@@ -18,11 +18,21 @@ import pytest
 
 from .store_registry import IN_CI
 
-CLUSTER_PORTS = (7501, 7502, 7503)
-SENTINEL_MASTER_PORT = 7511
-SENTINEL_PORT = 7512
 
-_started: dict[str, bool] = {}
+def _free_port() -> int:
+    """A loopback port nothing listens on, whose cluster-bus twin (+10000) is free too.
+
+    Ports are picked per test process, so concurrent runs on one machine never
+    share (and never stop) each other's servers.
+    """
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port < 50000 and not _listening(port + 10000):
+            return port
+
+
 _processes: list[subprocess.Popen[bytes]] = []
 _dirs: list[str] = []
 
@@ -76,34 +86,38 @@ def _stop_all() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+# The ports each server got in this process, filled when it starts.
+PORTS: dict[str, list[int]] = {}
+
+
 def redis_cluster() -> str:
     """Start (once) a three-master cluster; return its store URL."""
-    if not _started.get("cluster"):
+    if "cluster" not in PORTS:
         server = _need("redis-server")
         cli = _need("redis-cli")
-        if not all(_listening(p) for p in CLUSTER_PORTS):
-            for port in CLUSTER_PORTS:
-                workdir = _tmpdir()
-                _spawn(
-                    server,
-                    "--port", str(port),
-                    "--bind", "127.0.0.1",
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(Path(workdir) / "nodes.conf"),
-                    "--dir", workdir,
-                    "--save", "",
-                    "--appendonly", "no",
-                )  # fmt: skip
-            for port in CLUSTER_PORTS:
-                _wait(port)
-            subprocess.run(
-                [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in CLUSTER_PORTS),
-                 "--cluster-replicas", "0", "--cluster-yes"],
-                check=True, capture_output=True, timeout=30,
+        ports = [_free_port() for _ in range(3)]
+        for port in ports:
+            workdir = _tmpdir()
+            _spawn(
+                server,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(Path(workdir) / "nodes.conf"),
+                "--dir", workdir,
+                "--save", "",
+                "--appendonly", "no",
             )  # fmt: skip
+        for port in ports:
+            _wait(port)
+        subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
         for _ in range(100):
             info = subprocess.run(
-                [cli, "-p", str(CLUSTER_PORTS[0]), "cluster", "info"],
+                [cli, "-p", str(ports[0]), "cluster", "info"],
                 capture_output=True, text=True, timeout=5,
             )  # fmt: skip
             if "cluster_state:ok" in info.stdout:
@@ -111,25 +125,36 @@ def redis_cluster() -> str:
             time.sleep(0.1)
         else:
             pytest.fail("the Redis Cluster did not reach cluster_state:ok")
-        _started["cluster"] = True
-    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in CLUSTER_PORTS)
+        PORTS["cluster"] = ports
+    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in PORTS["cluster"])
 
 
 def redis_sentinel() -> str:
     """Start (once) a Redis and a Sentinel watching it as ``sessionary``; return the URL."""
-    if not _started.get("sentinel"):
+    if "sentinel" not in PORTS:
         server = _need("redis-server")
-        if not _listening(SENTINEL_MASTER_PORT):
-            _spawn(server, "--port", str(SENTINEL_MASTER_PORT), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", _tmpdir())  # fmt: skip
-        if not _listening(SENTINEL_PORT):
-            conf = Path(_tmpdir()) / "sentinel.conf"
-            conf.write_text(
-                f"port {SENTINEL_PORT}\nbind 127.0.0.1\n"
-                f"sentinel monitor sessionary 127.0.0.1 {SENTINEL_MASTER_PORT} 1\n"
-            )
-            _spawn(server, str(conf), "--sentinel")
-        _wait(SENTINEL_MASTER_PORT)
-        _wait(SENTINEL_PORT)
-        _started["sentinel"] = True
-    return f"redis+sentinel://127.0.0.1:{SENTINEL_PORT}/sessionary/0"
+        master, sentinel = _free_port(), _free_port()
+        _spawn(server, "--port", str(master), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--dir", _tmpdir())  # fmt: skip
+        conf = Path(_tmpdir()) / "sentinel.conf"
+        conf.write_text(
+            f"port {sentinel}\nbind 127.0.0.1\nsentinel monitor sessionary 127.0.0.1 {master} 1\n"
+        )
+        _spawn(server, str(conf), "--sentinel")
+        _wait(master)
+        _wait(sentinel)
+        PORTS["sentinel"] = [master, sentinel]
+    return f"redis+sentinel://127.0.0.1:{PORTS['sentinel'][1]}/sessionary/0"
+
+
+def memcached_pair() -> str:
+    """Start (once) two memcached servers; return the store URL naming both."""
+    if "memcached" not in PORTS:
+        binary = _need("memcached")
+        ports = [_free_port(), _free_port()]
+        for port in ports:
+            _spawn(binary, "-u", "root", "-l", "127.0.0.1", "-p", str(port), "-m", "64")
+        for port in ports:
+            _wait(port)
+        PORTS["memcached"] = ports
+    return "memcached://" + ",".join(f"127.0.0.1:{p}" for p in PORTS["memcached"])

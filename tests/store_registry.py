@@ -135,3 +135,27 @@ def postgresql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
 def mysql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
     require_server("127.0.0.1", 3306, "MariaDB")
     return _sql_server("mysql://root@127.0.0.1:3306/test")
+
+
+@asynccontextmanager
+async def _memcached(url: str) -> AsyncIterator[Store]:
+    # Records expire by themselves; a fresh prefix keeps tests apart.
+    store = from_url(f"{url}?prefix=sessionary-test-{uuid.uuid4().hex[:12]}:")
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+
+
+@register("memcached")
+def memcached(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 11211, "Memcached")
+    return _memcached("memcached://127.0.0.1:11211")
+
+
+@register("memcached-pair")
+def memcached_pair(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    from .servers import memcached_pair as start
+
+    return _memcached(start())

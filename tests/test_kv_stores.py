@@ -1,0 +1,73 @@
+"""Redis and Memcached specifics: raw keys never stored, keys spread over a
+Memcached pool with sync and async agreeing on where each lives."""
+
+from __future__ import annotations
+
+import uuid
+
+from sessionary import Session, SessionConfig
+from sessionary.stores import from_url
+from sessionary.stores.memcached import MemcachedStore
+from sessionary.stores.redis import RedisStore
+
+from .servers import PORTS, memcached_pair
+from .store_registry import require_server
+
+
+async def test_redis_holds_no_raw_key() -> None:
+    require_server("127.0.0.1", 6379, "Redis")
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    store = from_url(f"redis://127.0.0.1:6379/0?prefix={prefix}")
+    assert isinstance(store, RedisStore)
+    config = SessionConfig(store=store)
+    s = Session(config)
+    s["who"] = "alice"
+    await s.save()
+    key = s.session_key
+    assert key is not None
+    client = store._sync.client()
+    names = list(client.scan_iter(match=f"{prefix}*"))
+    dump = b"".join(names + [b"".join(v) for n in names for v in client.hgetall(n).items()])
+    assert b"alice" in dump  # the scan sees the record
+    assert key.encode() not in dump
+    for name in names:
+        client.delete(name)
+    await store.aclose()
+    store.close()
+
+
+async def test_memcached_pool_spreads_keys_and_drivers_agree() -> None:
+    url = memcached_pair()
+    store = MemcachedStore(f"{url}?prefix=sessionary-test-{uuid.uuid4().hex[:12]}:")
+    config = SessionConfig(store=store)
+    keys = []
+    for i in range(40):
+        s = Session(config)
+        s["n"] = i
+        if i % 2:
+            s.save_sync()
+        else:
+            await s.save()
+        assert s.session_key is not None
+        keys.append(s.session_key)
+    for i, key in enumerate(keys):  # each driver finds what the other wrote
+        assert (await store.load(key)) is not None
+        loaded = store.load_sync(key)
+        assert loaded is not None
+        assert loaded.data == {"n": str(i)}
+    # Ask each server directly which records it holds: both hold some.
+    from pymemcache.client.base import Client
+
+    from sessionary._keys import hash_key
+
+    held = {}
+    for port in PORTS["memcached"]:
+        direct = Client(("127.0.0.1", port))
+        held[port] = sum(
+            direct.get(store._sync.logic.record_key(hash_key(k))) is not None for k in keys
+        )
+        direct.close()
+    assert sum(held.values()) == len(keys)
+    assert all(count > 0 for count in held.values())
+    await store.aclose()
+    store.close()
