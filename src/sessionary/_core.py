@@ -34,6 +34,9 @@ class Incoming:
     key: str | None
     had_cookie: bool
     client: dict[str, str] | None
+    cookie: tuple[str, SessionRecord, bool] | None = None
+    """A client-side store's session read from the cookie: key, record, and
+    whether an old secret verified it (then it is re-issued)."""
 
 
 def read_request(
@@ -48,7 +51,9 @@ def read_request(
         return Incoming(None, False, None)
     client = {"ua": user_agent[:256] if user_agent else "", "ip": ip or ""}
     if config.store.client_side:
-        return Incoming(value, True, client)
+        # The cookie is the record: decoded here (no I/O), so the middleware
+        # has nothing to load. A bad one was logged by the store.
+        return Incoming(None, True, client, config.store.read_cookie(value))
     if not is_valid_key(value):
         security_logger.info("ignored a malformed session cookie")
         return Incoming(None, True, client)
@@ -62,11 +67,17 @@ def open_session(
     from .session import Session
 
     now = config.store.clock()
+    key, rotated = incoming.key, False
+    if incoming.cookie is not None:
+        key, record, rotated = incoming.cookie
     if record is not None and not _within_timeouts(config, record, now):
         record = None
     if record is None:
         return Session(config, None, client=incoming.client)
-    return Session(config, incoming.key, record=record, client=incoming.client)
+    session = Session(config, key, record=record, client=incoming.client)
+    if rotated:
+        session._modified = True  # re-issue the cookie under the current secret
+    return session
 
 
 def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -> bool:
@@ -113,7 +124,7 @@ def response_headers(
                 "set-cookie",
                 format_set_cookie(
                     config.cookie_name,
-                    session.session_key,
+                    config.store.cookie_value(session.session_key, session._record),
                     max_age=max_age,
                     expires=expires,
                     path=config.cookie_path,

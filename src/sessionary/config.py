@@ -69,6 +69,7 @@ class SessionConfig:
             set_(self, "store", from_url(self.store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         self._validate()
+        self.store.configure(self)
 
     def _validate(self) -> None:
         secrets_ = [("secret_key", self.secret_key)] + [

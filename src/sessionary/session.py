@@ -195,6 +195,10 @@ class Session(MutableMapping[str, Any]):
             raw = _serialization.encode(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
+        if self._store.client_side:
+            # The whole session travels in the cookie: refuse now, where the
+            # app can handle it, what would not fit.
+            self._store.check_data({**self._raw, name: raw}, self._meta)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
