@@ -77,7 +77,8 @@ class TimestampSigner:
         self.clock = clock
 
     def _signature(self, mac_key: bytes, value: str) -> str:
-        return b64_encode(hmac.new(mac_key, value.encode(), hashlib.sha256).digest())
+        data = value.encode("utf-8", "surrogateescape")
+        return b64_encode(hmac.new(mac_key, data, hashlib.sha256).digest())
 
     def sign(self, value: str) -> str:
         """Return ``value:timestamp:signature`` under the newest key."""
@@ -94,8 +95,10 @@ class TimestampSigner:
             raise BadSignature("no separator in signed value", signed)
         # Every key is tried, so timing does not tell which one matched.
         matched = -1
+        given = signature.encode("utf-8", "surrogateescape")  # bytes: any client text compares
         for index, mac_key in enumerate(self._macs):
-            if hmac.compare_digest(signature, self._signature(mac_key, value)) and matched < 0:
+            expected = self._signature(mac_key, value).encode("ascii")
+            if hmac.compare_digest(given, expected) and matched < 0:
                 matched = index
         if matched < 0:
             raise BadSignature("signature does not match", signed)
