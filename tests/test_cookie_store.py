@@ -70,7 +70,8 @@ async def test_encrypted_cookie_shows_no_stored_value(
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda v: v[:-1] + ("A" if v[-1] != "A" else "B"), id="tampered-end"),
+        # Not the last character: its low bits may be base64 padding that decodes the same.
+        pytest.param(lambda v: v[:-5] + ("A" if v[-5] != "A" else "B") + v[-4:], id="tampered-end"),
         pytest.param(lambda v: v[:10] + ("x" if v[10] != "x" else "y") + v[11:], id="tampered"),
         pytest.param(lambda v: v[: len(v) // 2], id="truncated"),
         pytest.param(lambda v: "", id="empty"),
