@@ -100,3 +100,13 @@ def make_client(request: pytest.FixtureRequest, store: Store) -> Callable[..., C
         return Client(send)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report how many hostile inputs the fuzz suite generated."""
+    from . import test_fuzz
+
+    if test_fuzz.COUNTS:
+        total = sum(test_fuzz.COUNTS.values())
+        parts = ", ".join(f"{n} {name}" for name, n in sorted(test_fuzz.COUNTS.items()))
+        terminalreporter.write_line(f"fuzz: {total} generated inputs ({parts})")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._keys import is_valid_key
 from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
+from .events import emit
 
 if TYPE_CHECKING:
     from .config import SessionConfig
@@ -34,9 +35,6 @@ class Incoming:
     key: str | None
     had_cookie: bool
     client: dict[str, str] | None
-    cookie: tuple[str, SessionRecord, bool] | None = None
-    """A client-side store's session read from the cookie: key, record, and
-    whether an old secret verified it (then it is re-issued)."""
 
 
 def read_request(
@@ -51,33 +49,40 @@ def read_request(
         return Incoming(None, False, None)
     client = {"ua": user_agent[:256] if user_agent else "", "ip": ip or ""}
     if config.store.client_side:
-        # The cookie is the record: decoded here (no I/O), so the middleware
-        # has nothing to load. A bad one was logged by the store.
-        return Incoming(None, True, client, config.store.read_cookie(value))
+        return Incoming(value, True, client)
     if not is_valid_key(value):
         security_logger.info("ignored a malformed session cookie")
+        if config.event_hooks:
+            emit(config.event_hooks, "bad_cookie", config.store)
         return Incoming(None, True, client)
     return Incoming(value, True, client)
 
 
 def open_session(
-    config: SessionConfig, incoming: Incoming, record: SessionRecord | None
+    config: SessionConfig,
+    incoming: Incoming,
+    record: SessionRecord | None,
+    session_class: type[Session] | None = None,
 ) -> Session:
-    """The request's session: loaded from ``record``, or new (never adopting a dead key)."""
+    """The request's session: loaded from ``record``, or new (never adopting a dead key).
+
+    ``session_class`` lets an integration use a subclass (Flask's adds ``permanent``).
+    """
     from .session import Session
 
+    cls = session_class or Session
     now = config.store.clock()
-    key, rotated = incoming.key, False
-    if incoming.cookie is not None:
-        key, record, rotated = incoming.cookie
     if record is not None and not _within_timeouts(config, record, now):
         record = None
     if record is None:
-        return Session(config, None, client=incoming.client)
-    session = Session(config, key, record=record, client=incoming.client)
-    if rotated:
-        session._modified = True  # re-issue the cookie under the current secret
-    return session
+        return cls(config, None, client=incoming.client)
+    if config.store.client_side:
+        # The cookie holds the sealed record; the session's key travels inside it.
+        session = cls(config, record.meta["sid"], record=record, client=incoming.client)
+        if record.version == 0:
+            session._modified = True  # opened with a fallback secret: re-seal now
+        return session
+    return cls(config, incoming.key, record=record, client=incoming.client)
 
 
 def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -> bool:
@@ -98,14 +103,7 @@ def response_headers(
         headers.append(
             (
                 "set-cookie",
-                format_delete_cookie(
-                    config.cookie_name,
-                    path=config.cookie_path,
-                    domain=config.cookie_domain,
-                    secure=config.cookie_secure,
-                    httponly=config.cookie_httponly,
-                    samesite=config.cookie_samesite,
-                ),
+                format_delete_cookie(config.cookie_name, **cookie_attributes(config)),
             )
         )
         return headers
@@ -124,18 +122,27 @@ def response_headers(
                 "set-cookie",
                 format_set_cookie(
                     config.cookie_name,
-                    config.store.cookie_value(session.session_key, session._record),
+                    session._cookie if session._cookie is not None else session.session_key,
                     max_age=max_age,
                     expires=expires,
-                    path=config.cookie_path,
-                    domain=config.cookie_domain,
-                    secure=config.cookie_secure,
-                    httponly=config.cookie_httponly,
-                    samesite=config.cookie_samesite,
+                    **cookie_attributes(config),
                 ),
             )
         )
     return headers
+
+
+def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
+    """The configured cookie attributes, as ``format_set_cookie`` takes them."""
+    return {
+        "path": config.cookie_path,
+        "domain": config.cookie_domain,
+        "secure": config.cookie_secure,
+        "httponly": config.cookie_httponly,
+        "samesite": config.cookie_samesite,
+        "partitioned": config.cookie_partitioned,
+        "priority": config.cookie_priority,
+    }
 
 
 def merge_vary(existing: str | None) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from . import _core
 from .config import SessionConfig
-from .exceptions import StoreError
-from .session import _run_async
+from .exceptions import CorruptRecord, StoreError
+from .session import _load_one, _run_async
 
 __all__ = ["SessionMiddleware"]
 
@@ -29,7 +29,9 @@ _UNAVAILABLE = b"Service Unavailable: the session store did not answer."
 class SessionMiddleware:
     """Put a :class:`~sessionary.Session` at ``scope["session"]`` for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, config: SessionConfig | None = None, **options: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, /, config: SessionConfig | None = None, **options: Any
+    ) -> None:
         """``config`` holds every setting; ``options`` build one when it is omitted."""
         self.app = app
         self.config = config if config is not None else SessionConfig(**options)
@@ -59,7 +61,9 @@ class SessionMiddleware:
         degraded = False
         if incoming.key is not None:
             try:
-                record = await self.store.load(incoming.key)
+                record = await _run_async(self.store, _load_one(incoming.key), config.event_hooks)
+            except CorruptRecord:
+                _core.security_logger.warning("a corrupted session record was ignored")
             except StoreError:
                 if config.on_store_error == "fail" or kind != "http":
                     _core.logger.exception("session store failed on load")
@@ -85,7 +89,9 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 try:
                     await _run_async(
-                        self.store, session._commit_steps(save=message["status"] < 500)
+                        self.store,
+                        session._commit_steps(save=message["status"] < 500),
+                        config.event_hooks,
                     )
                 except StoreError:
                     if config.on_store_error == "fail":

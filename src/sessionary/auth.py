@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
+from .events import emit
 from .session import Session
 from .stores.base import ALL_BUT_CURRENT, SessionInfo
 
@@ -72,4 +74,9 @@ async def revoke_other_sessions(session: Session) -> int:
     user_id = session.user_id
     if user_id is None:
         return 0
-    return await session._store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
+    hooks = session._config.event_hooks
+    started = time.perf_counter() if hooks else None
+    ended = await session._store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
+    if hooks:
+        emit(hooks, "revoked", session._store, None, started, count=ended)
+    return ended

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .config import DEFAULT_STORE_URL
+from .demo import register as register_demo
 from .exceptions import SessionError
 from .stores import from_url
-from .stores.base import Store
+from .stores.base import ALL, Store
 
 __all__ = ["main"]
 
@@ -60,6 +61,39 @@ def cmd_clearsessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        if args.action == "list":
+            infos = store.sessions_for_sync(args.user)
+            print(f"{len(infos)} live session(s) for user {args.user!r}")
+            for info in infos:
+                print(
+                    f"  {info.session_id[:16]}  created {info.created_at:%Y-%m-%d %H:%M}"
+                    f"  last seen {info.last_seen_at:%Y-%m-%d %H:%M}"
+                    f"  {info.ip or '-'}  {info.user_agent or '-'}"
+                )
+            return 0
+        target = args.session or ALL
+        if target != ALL:
+            # The listing shows a prefix of the session id: accept it.
+            matches = [i.session_id for i in store.sessions_for_sync(args.user)]
+            matches = [m for m in matches if m.startswith(target)]
+            if len(matches) != 1:
+                print(
+                    f"sessionary sessions: {len(matches)} sessions of user {args.user!r} "
+                    f"match {target!r}; give a longer id",
+                    file=sys.stderr,
+                )
+                return 1
+            target = matches[0]
+        ended = store.revoke_sync(args.user, target)
+    finally:
+        store.close()
+    print(f"revoked {ended} session(s) of user {args.user!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sessionary", description="Server-side sessions for ASGI and WSGI apps."
@@ -75,13 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--batch-size", type=int, default=1000, help="records per batch")
     clear.set_defaults(func=cmd_clearsessions)
 
+    sessions = sub.add_parser("sessions", help="list or revoke a user's sessions")
+    sessions.add_argument("action", choices=["list", "revoke"])
+    sessions.add_argument("--user", required=True, help="the user id bound at login")
+    sessions.add_argument(
+        "--session", metavar="ID", help="with revoke: one session id (prefix); default all"
+    )
+    _add_store_option(sessions)
+    sessions.set_defaults(func=cmd_sessions)
+
     for register in _EXTENSIONS:
         register(sub)
     return parser
 
 
 # Subcommands that live in their own modules register here (demo, sessions, bench).
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    register_demo,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

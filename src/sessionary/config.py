@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from .events import EventHook
     from .stores.base import Store
 
 __all__ = ["SessionConfig"]
@@ -51,6 +52,8 @@ class SessionConfig:
     cookie_secure: bool = False
     cookie_httponly: bool = True
     cookie_samesite: str | None = "Lax"
+    cookie_partitioned: bool = False
+    cookie_priority: str | None = None
     expire_at_browser_close: bool = False
     save_every_request: bool = False
     idle_timeout: int | None = None
@@ -60,6 +63,7 @@ class SessionConfig:
     header_name: str = "X-Session-Token"
     max_session_bytes: int = 1_048_576
     on_store_error: OnStoreError = "fail"
+    event_hooks: Sequence[EventHook] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -68,8 +72,10 @@ class SessionConfig:
 
             set_(self, "store", from_url(self.store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
+        set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
-        self.store.configure(self)
+        if self.store.client_side:
+            self.store.bind(self)
 
     def _validate(self) -> None:
         secrets_ = [("secret_key", self.secret_key)] + [
@@ -109,6 +115,17 @@ class SessionConfig:
                 raise ConfigurationError(
                     "cookie_samesite", "SameSite=None needs cookie_secure=True (browsers refuse it)"
                 )
+        if self.cookie_partitioned and not self.cookie_secure:
+            raise ConfigurationError(
+                "cookie_partitioned", "a Partitioned (CHIPS) cookie needs cookie_secure=True"
+            )
+        if self.cookie_priority is not None:
+            priority = str(self.cookie_priority).capitalize()
+            if priority not in ("Low", "Medium", "High"):
+                raise ConfigurationError(
+                    "cookie_priority", f"{self.cookie_priority!r} is not 'Low', 'Medium' or 'High'"
+                )
+            object.__setattr__(self, "cookie_priority", priority)
         _positive_int("cookie_age", self.cookie_age)
         _positive_int("max_session_bytes", self.max_session_bytes)
         for name in ("idle_timeout", "absolute_timeout"):
@@ -156,7 +173,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name == "store":
+            if f.name in ("store", "event_hooks"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:
@@ -167,12 +184,19 @@ class SessionConfig:
 
 _BOOL_FIELDS = {
     "cookie_secure",
+    "cookie_partitioned",
     "cookie_httponly",
     "expire_at_browser_close",
     "save_every_request",
 }
 _INT_FIELDS = {"cookie_age", "max_session_bytes", "idle_timeout", "absolute_timeout"}
-_OPTIONAL = {"cookie_domain", "cookie_samesite", "idle_timeout", "absolute_timeout"}
+_OPTIONAL = {
+    "cookie_domain",
+    "cookie_samesite",
+    "cookie_priority",
+    "idle_timeout",
+    "absolute_timeout",
+}
 
 
 def _parse_env(name: str, raw: str) -> Any:

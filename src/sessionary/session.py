@@ -11,13 +11,16 @@ yields, so both paths share one implementation of the rules.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator, Iterator, MutableMapping
+import logging
+import time
+from collections.abc import Generator, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _serialization
 from ._clock import from_timestamp, to_timestamp
 from ._keys import hash_key, is_valid_key, new_key
-from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
+from .events import EventHook, EventKind, emit
+from .exceptions import SessionKeyExists, SessionTooLarge, StoreError, UnserializableValue
 from .stores.base import Change, SessionRecord
 
 if TYPE_CHECKING:
@@ -26,15 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
+security_logger = logging.getLogger("sessionary.security")
+
 _MISSING: Any = object()
 _MUTABLE = (dict, list)
 # Meta entries kept beside user data (never inside it).
 _EXPIRY = "exp"  # int seconds (0: browser close) re-applied on every save
 _EXPIRY_AT = "exp_at"  # a fixed deadline, epoch seconds
 
-# One store operation: (method name, positional arguments). The async edge
-# awaits ``getattr(store, name)(*args)``; the sync edge calls ``name + "_sync"``.
-Step = tuple[str, tuple[Any, ...]]
+# One store operation: (method name, positional arguments, event on success).
+# The async edge awaits ``getattr(store, name)(*args)``; the sync edge calls
+# ``name + "_sync"``.
+Step = tuple[str, tuple[Any, ...], EventKind | None]
 
 
 class Session(MutableMapping[str, Any]):
@@ -44,6 +50,7 @@ class Session(MutableMapping[str, Any]):
         "_cleared",
         "_client",
         "_config",
+        "_cookie",
         "_cycled",
         "_dead_keys",
         "_deleted",
@@ -88,7 +95,8 @@ class Session(MutableMapping[str, Any]):
         self._persist = True
         self._saved = False
         self._gone = False
-        self._dead_keys: list[str] = []
+        self._dead_keys: list[tuple[str, EventKind]] = []
+        self._cookie: str | None = None  # a client-side store's sealed record
         self._reset(session_key, record)
 
     def _reset(self, key: str | None, record: SessionRecord | None) -> None:
@@ -133,7 +141,13 @@ class Session(MutableMapping[str, Any]):
         except KeyError:
             pass
         raw = self._raw[name]
-        value = _serialization.decode(raw)
+        try:
+            value = _serialization.decode(raw)
+        except ValueError:
+            # Only a tampered store holds undecodable text: drop the key, loudly.
+            security_logger.warning("session value %r could not be decoded; dropped", name)
+            del self._raw[name]
+            raise KeyError(name) from None
         self._values[name] = value
         if isinstance(value, _MUTABLE):
             self._watch[name] = raw
@@ -147,7 +161,10 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         if name not in self._raw:
             return default
-        return self._value(name)
+        try:
+            return self._value(name)
+        except KeyError:  # an undecodable value, dropped
+            return default
 
     def __contains__(self, name: object) -> bool:
         self.accessed = True
@@ -167,11 +184,19 @@ class Session(MutableMapping[str, Any]):
 
     def values(self) -> list[Any]:  # type: ignore[override]
         self.accessed = True
-        return [self._value(name) for name in list(self._raw)]
+        return [value for _, value in self._pairs()]
 
     def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
         self.accessed = True
-        return [(name, self._value(name)) for name in list(self._raw)]
+        return self._pairs()
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        pairs = []
+        for name in list(self._raw):
+            value = self.get(name, _MISSING)
+            if value is not _MISSING:
+                pairs.append((name, value))
+        return pairs
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Session):
@@ -195,10 +220,12 @@ class Session(MutableMapping[str, Any]):
             raw = _serialization.encode(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
-        if self._store.client_side:
-            # The whole session travels in the cookie: refuse now, where the
-            # app can handle it, what would not fit.
-            self._store.check_data({**self._raw, name: raw}, self._meta)
+        # Refuse here, where the app can catch it, rather than at commit.
+        old = self._raw.get(name)
+        size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
+        size += len(name)
+        if size > self._config.max_session_bytes:
+            raise SessionTooLarge(size, self._config.max_session_bytes)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
@@ -209,7 +236,7 @@ class Session(MutableMapping[str, Any]):
             self._watch[name] = raw
         else:
             self._watch.pop(name, None)
-        self._size = -1
+        self._size = size
 
     def __delitem__(self, name: str) -> None:
         self.accessed = True
@@ -268,7 +295,7 @@ class Session(MutableMapping[str, Any]):
         """Remove all data, delete the stored record at commit, and drop the key."""
         self.clear()
         if self._key is not None and self._record is not None:
-            self._dead_keys.append(self._key)
+            self._dead_keys.append((self._key, "flushed"))
         self._key = None
         self._record = None
         self._meta = {}
@@ -279,7 +306,7 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         self._modified = True
         if self._key is not None and self._record is not None:
-            self._dead_keys.append(self._key)
+            self._dead_keys.append((self._key, "cycled"))
         self._key = new_key()
         self._record = None
         self._cycled = True
@@ -427,8 +454,8 @@ class Session(MutableMapping[str, Any]):
         Dead keys (from ``flush`` and ``cycle_key``) are always deleted; the
         data is written only when ``save`` is true and :attr:`should_save`.
         """
-        for dead in self._dead_keys:
-            yield ("delete", (dead,))
+        for dead, why in self._dead_keys:
+            yield ("delete", (dead,), why)
         self._dead_keys.clear()
         if not save:
             return
@@ -466,11 +493,13 @@ class Session(MutableMapping[str, Any]):
                 meta=meta,
             )
             try:
-                yield ("save", (key, record, True))
+                yield ("save", (key, record, True), "created")
             except SessionKeyExists:
                 key = new_key()  # 165 random bits collided: astonishing, but handled
                 continue
             break
+        if self._store.client_side:
+            self._cookie = yield ("seal", (key, record), None)
         self._after_commit(key, record)
 
     def _update(self, now: float, user: Any) -> Generator[Step, Any, None]:
@@ -492,13 +521,15 @@ class Session(MutableMapping[str, Any]):
             user_id=None if user is _MISSING else user,
         )
         key = self._key
-        record = yield ("apply", (key, change, base))
+        record = yield ("apply", (key, change, base), "saved")
         if record is None:
             # Deleted (logout, revoke, expiry) by someone else meanwhile: the
             # change is dropped and no cookie may point at the dead key.
             self._gone = True
             self._reset(None, None)
             return
+        if self._store.client_side:
+            self._cookie = yield ("seal", (key, record), None)
         self._after_commit(key, record)
 
     def _after_commit(self, key: str, record: SessionRecord) -> None:
@@ -513,67 +544,104 @@ class Session(MutableMapping[str, Any]):
     def _load_steps(self) -> Generator[Step, Any, None]:
         key = self._key
         record = None
-        if is_valid_key(key):
-            record = yield ("load", (key,))
+        if key is not None and is_valid_key(key):
+            record = yield from _load_one(key)
         self._reset(key if record is not None else None, record)
 
     # -- I/O edges, for code outside a request -----------------------------------
 
     async def load(self) -> None:
         """Read this session's record from the store (dropping unsaved changes)."""
-        await _run_async(self._store, self._load_steps())
+        await _run_async(self._store, self._load_steps(), self._config.event_hooks)
 
     def load_sync(self) -> None:
-        _run_sync(self._store, self._load_steps())
+        _run_sync(self._store, self._load_steps(), self._config.event_hooks)
 
     async def save(self) -> None:
         """Commit now; the middleware will not save these changes again."""
-        await _run_async(self._store, self._commit_steps())
+        await _run_async(self._store, self._commit_steps(), self._config.event_hooks)
 
     def save_sync(self) -> None:
-        _run_sync(self._store, self._commit_steps())
+        _run_sync(self._store, self._commit_steps(), self._config.event_hooks)
 
     reload = load
     reload_sync = load_sync
 
 
-async def _run_async(store: Store, steps: Generator[Step, Any, None]) -> None:
+def _load_one(key: str) -> Generator[Step, Any, SessionRecord | None]:
+    record: SessionRecord | None = yield ("load", (key,), "loaded")
+    return record
+
+
+async def _run_async(
+    store: Store, steps: Generator[Step, Any, Any], hooks: Sequence[EventHook] = ()
+) -> Any:
+    """Run ``steps`` against the async store API; return what the steps return."""
     result: Any = None
     error: BaseException | None = None
     while True:
         try:
-            name, args = steps.throw(error) if error is not None else steps.send(result)
-        except StopIteration:
-            return
+            name, args, event = steps.throw(error) if error is not None else steps.send(result)
+        except StopIteration as stop:
+            return stop.value
         error = None
+        started = time.perf_counter() if hooks else None
         try:
-            result = await _call_async(store, name, args)
+            if name == "save":
+                await store.save(args[0], args[1], must_create=args[2])
+                result = None
+            else:
+                result = await getattr(store, name)(*args)
         except SessionKeyExists as exc:
             error = exc
+            continue
+        except StoreError as exc:
+            if hooks:
+                emit(hooks, "store_error", store, args[0], started, exc)
+            raise
+        if hooks and event is not None:
+            _emit_step(hooks, store, name, args, event, result, started)
 
 
-def _run_sync(store: Store, steps: Generator[Step, Any, None]) -> None:
+def _run_sync(
+    store: Store, steps: Generator[Step, Any, Any], hooks: Sequence[EventHook] = ()
+) -> Any:
+    """Run ``steps`` against the sync store API; return what the steps return."""
     result: Any = None
     error: BaseException | None = None
     while True:
         try:
-            name, args = steps.throw(error) if error is not None else steps.send(result)
-        except StopIteration:
-            return
+            name, args, event = steps.throw(error) if error is not None else steps.send(result)
+        except StopIteration as stop:
+            return stop.value
         error = None
+        started = time.perf_counter() if hooks else None
         try:
-            result = _call_sync(store, name, args)
+            if name == "save":
+                store.save_sync(args[0], args[1], must_create=args[2])
+                result = None
+            else:
+                result = getattr(store, name + "_sync")(*args)
         except SessionKeyExists as exc:
             error = exc
+            continue
+        except StoreError as exc:
+            if hooks:
+                emit(hooks, "store_error", store, args[0], started, exc)
+            raise
+        if hooks and event is not None:
+            _emit_step(hooks, store, name, args, event, result, started)
 
 
-async def _call_async(store: Store, name: str, args: tuple[Any, ...]) -> Any:
-    if name == "save":
-        return await store.save(args[0], args[1], must_create=args[2])
-    return await getattr(store, name)(*args)
-
-
-def _call_sync(store: Store, name: str, args: tuple[Any, ...]) -> Any:
-    if name == "save":
-        return store.save_sync(args[0], args[1], must_create=args[2])
-    return getattr(store, name + "_sync")(*args)
+def _emit_step(
+    hooks: Sequence[EventHook],
+    store: Store,
+    name: str,
+    args: tuple[Any, ...],
+    event: EventKind,
+    result: Any,
+    started: float | None,
+) -> None:
+    # A load or apply that finds no live record means the session is gone.
+    found = result is not None or name not in ("load", "apply")
+    emit(hooks, event if found else "expired", store, args[0], started)

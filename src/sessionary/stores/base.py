@@ -7,7 +7,7 @@ Stores receive the visitor's raw key and keep only :func:`hash_key` of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -162,21 +162,8 @@ class Store:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    # -- the cookie (client-side stores override these) --------------------------
-
-    def configure(self, config: SessionConfig) -> None:
-        """Called by ``SessionConfig`` with itself (client-side stores take the secrets)."""
-
-    def cookie_value(self, key: str, record: SessionRecord | None) -> str:
-        """What the cookie carries for a saved session: the key, for server-side stores."""
-        return key
-
-    def read_cookie(self, value: str) -> tuple[str, SessionRecord, bool] | None:
-        """A client-side store's ``(key, record, rotated)`` from a cookie value, or ``None``."""
-        return None
-
-    def check_data(self, data: Mapping[str, str], meta: Mapping[str, Any]) -> None:
-        """Raise ``SessionTooLarge`` if ``data`` cannot be stored (checked at assignment)."""
+    def bind(self, config: SessionConfig) -> None:
+        """Take what the store needs from ``config`` (client-side stores: the secrets)."""
 
     # -- async ---------------------------------------------------------------
 

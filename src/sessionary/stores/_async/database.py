@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..._clock import Clock
 from ...exceptions import StoreError
-from .._sql import Statements, missing_driver, record_from_row, row_values, translate_errors
+from .._sql import (
+    Statements,
+    configure_sqlite,
+    missing_driver,
+    record_from_row,
+    row_values,
+    translate_errors,
+)
 from ..base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -37,14 +44,24 @@ class AsyncDatabaseBackend:
         self.clock = clock
         self.engine_options = engine_options
         self._engine: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
 
     def engine(self) -> AsyncEngine:
         if self._engine is None:
             try:
-                self._engine = create_async_engine(self.url, **self.engine_options)
+                engine = create_async_engine(self.url, **self.engine_options)
             except (ImportError, sa.exc.NoSuchModuleError) as exc:
                 raise missing_driver(self.url, exc) from exc
+            if self.url.get_backend_name() == "sqlite":
+                configure_sqlite(engine.sync_engine)
+            self._engine = engine
         return self._engine
+
+    def writer(self) -> AsyncEngine:
+        """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
+        if self._writer is None:
+            self._writer = self.engine().execution_options(sessionary_write=True)
+        return self._writer
 
     async def load(self, key_hash: str) -> SessionRecord | None:
         with translate_errors(self.url):
@@ -58,7 +75,7 @@ class AsyncDatabaseBackend:
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
         with translate_errors(self.url, creating=True):
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 if not must_create:
                     result = await conn.execute(
                         self.statements.replace, {"h": record.key_hash, **values}
@@ -73,7 +90,7 @@ class AsyncDatabaseBackend:
         s = self.statements
         with translate_errors(self.url):
             for _ in range(MAX_ATTEMPTS):
-                async with self.engine().begin() as conn:
+                async with self.writer().begin() as conn:
                     if base is None:
                         result = await conn.execute(
                             s.load_for_update, {"h": key_hash, "now": self.clock()}
@@ -95,7 +112,7 @@ class AsyncDatabaseBackend:
 
     async def delete(self, key_hash: str) -> None:
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 await conn.execute(self.statements.delete, {"h": key_hash})
 
     async def exists(self, key_hash: str) -> bool:
@@ -112,7 +129,7 @@ class AsyncDatabaseBackend:
         now = self.clock()
         with translate_errors(self.url):
             while True:
-                async with self.engine().begin() as conn:
+                async with self.writer().begin() as conn:
                     result = await conn.execute(s.expired_batch, {"now": now, "n": batch_size})
                     hashes = [row[0] for row in result]
                     if hashes:
@@ -141,20 +158,16 @@ class AsyncDatabaseBackend:
         else:
             statement, params = s.revoke_one, {"u": user_id, "h": target}
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 result = await conn.execute(statement, params)
                 return int(result.rowcount)
 
     async def migrate(self) -> None:
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
-                if self.url.get_backend_name() == "sqlite":
-                    # WAL lets readers and a writer proceed together; it is a
-                    # property of the file, so the schema step sets it once.
-                    await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            async with self.writer().begin() as conn:
                 await conn.run_sync(self.statements.table.metadata.create_all)
 
     async def aclose(self) -> None:
         if self._engine is not None:
-            engine, self._engine = self._engine, None
+            engine, self._engine, self._writer = self._engine, None, None
             await engine.dispose()

@@ -10,7 +10,14 @@ from sqlalchemy.engine.url import URL
 
 from ..._clock import Clock
 from ...exceptions import StoreError
-from .._sql import Statements, missing_driver, record_from_row, row_values, translate_errors
+from .._sql import (
+    Statements,
+    configure_sqlite,
+    missing_driver,
+    record_from_row,
+    row_values,
+    translate_errors,
+)
 from ..base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -37,14 +44,24 @@ class SyncDatabaseBackend:
         self.clock = clock
         self.engine_options = engine_options
         self._engine: Engine | None = None
+        self._writer: Engine | None = None
 
     def engine(self) -> Engine:
         if self._engine is None:
             try:
-                self._engine = create_engine(self.url, **self.engine_options)
+                engine = create_engine(self.url, **self.engine_options)
             except (ImportError, sa.exc.NoSuchModuleError) as exc:
                 raise missing_driver(self.url, exc) from exc
+            if self.url.get_backend_name() == "sqlite":
+                configure_sqlite(engine)
+            self._engine = engine
         return self._engine
+
+    def writer(self) -> Engine:
+        """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
+        if self._writer is None:
+            self._writer = self.engine().execution_options(sessionary_write=True)
+        return self._writer
 
     def load(self, key_hash: str) -> SessionRecord | None:
         with translate_errors(self.url), self.engine().connect() as conn:
@@ -54,7 +71,7 @@ class SyncDatabaseBackend:
 
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
-        with translate_errors(self.url, creating=True), self.engine().begin() as conn:
+        with translate_errors(self.url, creating=True), self.writer().begin() as conn:
             if not must_create:
                 result = conn.execute(self.statements.replace, {"h": record.key_hash, **values})
                 if result.rowcount == 1:
@@ -67,7 +84,7 @@ class SyncDatabaseBackend:
         s = self.statements
         with translate_errors(self.url):
             for _ in range(MAX_ATTEMPTS):
-                with self.engine().begin() as conn:
+                with self.writer().begin() as conn:
                     if base is None:
                         result = conn.execute(
                             s.load_for_update, {"h": key_hash, "now": self.clock()}
@@ -86,7 +103,7 @@ class SyncDatabaseBackend:
         raise StoreError(f"session update kept conflicting after {MAX_ATTEMPTS} attempts")
 
     def delete(self, key_hash: str) -> None:
-        with translate_errors(self.url), self.engine().begin() as conn:
+        with translate_errors(self.url), self.writer().begin() as conn:
             conn.execute(self.statements.delete, {"h": key_hash})
 
     def exists(self, key_hash: str) -> bool:
@@ -100,7 +117,7 @@ class SyncDatabaseBackend:
         now = self.clock()
         with translate_errors(self.url):
             while True:
-                with self.engine().begin() as conn:
+                with self.writer().begin() as conn:
                     result = conn.execute(s.expired_batch, {"now": now, "n": batch_size})
                     hashes = [row[0] for row in result]
                     if hashes:
@@ -125,19 +142,15 @@ class SyncDatabaseBackend:
             statement, params = s.revoke_all, {"u": user_id}
         else:
             statement, params = s.revoke_one, {"u": user_id, "h": target}
-        with translate_errors(self.url), self.engine().begin() as conn:
+        with translate_errors(self.url), self.writer().begin() as conn:
             result = conn.execute(statement, params)
             return int(result.rowcount)
 
     def migrate(self) -> None:
-        with translate_errors(self.url), self.engine().begin() as conn:
-            if self.url.get_backend_name() == "sqlite":
-                # WAL lets readers and a writer proceed together; it is a
-                # property of the file, so the schema step sets it once.
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        with translate_errors(self.url), self.writer().begin() as conn:
             self.statements.table.metadata.create_all(conn)
 
     def close(self) -> None:
         if self._engine is not None:
-            engine, self._engine = self._engine, None
+            engine, self._engine, self._writer = self._engine, None, None
             engine.dispose()

@@ -1,0 +1,84 @@
+"""Fault injection for outage tests: a TCP proxy on loopback that can be cut.
+
+The proxy runs its own event loop in a thread, so it serves sync and async
+clients alike. ``cut()`` drops every open connection and refuses new ones
+(the server "goes down"); ``restore()`` brings it back on the same port;
+``blackhole()`` accepts connections and never answers (a hung server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+
+class TcpProxy:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._mode = "forward"
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._call(self._listen())
+
+    def _call(self, coro: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)  # type: ignore[arg-type]
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        if self._mode == "blackhole":
+            await reader.read()  # hold the connection open, answer nothing
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.add(up_writer)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def _close_all(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def cut(self) -> None:
+        """The server goes down: open connections drop, new ones are refused."""
+        self._call(self._close_all())
+
+    def restore(self) -> None:
+        """The server comes back on the same port."""
+        self._mode = "forward"
+        self._call(self._listen())
+
+    def blackhole(self) -> None:
+        """The server hangs: connections are accepted and never answered."""
+        self._call(self._close_all())
+        self._mode = "blackhole"
+        self._call(self._listen())
+
+    def close(self) -> None:
+        self._call(self._close_all())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
