@@ -41,7 +41,8 @@ class Signer:
         ]
 
     def _mac(self, key: bytes, value: str) -> str:
-        return _b64(hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest())
+        data = value.encode("utf-8", "surrogateescape")
+        return _b64(hmac.new(key, data, hashlib.sha256).digest())
 
     def sign(self, value: str) -> str:
         return f"{value}{_SEP}{self._mac(self._keys[0], value)}"
@@ -50,9 +51,14 @@ class Signer:
         value, sep, mac = signed.rpartition(_SEP)
         if not sep:
             raise BadSignature("no signature found", signed)
+        # Bytes: compare_digest refuses non-ASCII str, and the client chose ``mac``.
+        given = mac.encode("utf-8", "surrogateescape")
+        # Every key is tried, so the time taken does not tell which one matched.
+        matched = False
         for key in self._keys:
-            if hmac.compare_digest(self._mac(key, value), mac):
-                return value
+            matched |= hmac.compare_digest(self._mac(key, value).encode("ascii"), given)
+        if matched:
+            return value
         raise BadSignature("signature does not match", signed)
 
 

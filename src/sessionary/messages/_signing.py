@@ -38,7 +38,11 @@ def unsign(value: str, secrets: Sequence[str]) -> str:
     if not sep or not payload:
         raise BadSignature("malformed signed value", value)
     raw = payload.encode("ascii", "replace")
-    if not any(hmac.compare_digest(_mac(_key(s), raw), signature) for s in secrets):
+    # Bytes: compare_digest refuses non-ASCII str, and the client chose ``signature``.
+    given = signature.encode("utf-8", "surrogateescape")
+    # Every secret is tried, so the time taken does not tell which one matched.
+    matches = [hmac.compare_digest(_mac(_key(s), raw).encode("ascii"), given) for s in secrets]
+    if not any(matches):
         raise BadSignature("signature does not match", value)
     try:
         return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)).decode("utf-8")
