@@ -159,3 +159,8 @@ def memcached_pair(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
     from .servers import memcached_pair as start
 
     return _memcached(start())
+
+
+@register("file")
+def file(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    return _migrated(f"file://{tmp_path / 'sessions'}")

@@ -1,0 +1,311 @@
+"""``FileStore``: one file per session, replaced atomically, locked across processes.
+
+``file:///var/lib/app/sessions`` keeps each session in a file named by the
+key's hash. Writers take an exclusive ``fcntl`` lock on a per-session lock
+file, read the current record, apply the request's change set and replace
+the file atomically (write a temporary file, then ``os.replace``), so
+several processes and threads can share the directory safely; readers need
+no lock, since a file is always whole. The directory is created with mode
+0700 on first use. A user's sessions are indexed by empty files under
+``users/<hash of user id>/``. Async methods run the same code in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .._clock import Clock
+from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreError
+from .base import (
+    ALL,
+    ALL_BUT_CURRENT,
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    apply_change,
+    hash_key,
+)
+
+__all__ = ["FileStore"]
+
+_LOCKS = ".locks"
+_USERS = "users"
+
+
+def _encode(record: SessionRecord) -> bytes:
+    return json.dumps(
+        {
+            "d": record.data,
+            "m": record.meta,
+            "c": record.created,
+            "s": record.last_seen,
+            "e": record.expires,
+            "u": record.user_id,
+            "v": record.version,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+def _decode(key_hash: str, raw: bytes) -> SessionRecord:
+    try:
+        doc = json.loads(raw)
+        record = SessionRecord(
+            key_hash=key_hash,
+            data=doc["d"],
+            created=float(doc["c"]),
+            last_seen=float(doc["s"]),
+            expires=float(doc["e"]),
+            user_id=doc["u"],
+            version=int(doc["v"]),
+            meta=doc["m"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptRecord(f"session file {key_hash[:12]}… is not valid: {exc!r}") from None
+    if not isinstance(record.data, dict) or not isinstance(record.meta, dict):
+        raise CorruptRecord(f"session file {key_hash[:12]}… has the wrong shape")
+    return record
+
+
+class FileStore(Store):
+    """Sessions as files in ``directory``."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
+        super().__init__(clock=clock)
+        self.directory = Path(directory)
+        self._ready = False
+
+    @classmethod
+    def from_url(cls, url: str) -> FileStore:
+        path = unquote(urlsplit(url).path)
+        if not path:
+            raise ConfigurationError("store", f"{url!r} names no directory (file:///path)")
+        return cls(path)
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.directory)!r})"
+
+    # -- files -----------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            try:
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                (self.directory / _LOCKS).mkdir(mode=0o700, exist_ok=True)
+                (self.directory / _USERS).mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create session directory: {exc}") from exc
+            self._ready = True
+
+    def _path(self, key_hash: str) -> Path:
+        return self.directory / key_hash
+
+    def _user_dir(self, user_id: str) -> Path:
+        return self.directory / _USERS / hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+    @contextlib.contextmanager
+    def _locked(self, key_hash: str) -> Iterator[None]:
+        self._ensure()
+        fd = os.open(self.directory / _LOCKS / key_hash, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _read(self, key_hash: str) -> SessionRecord | None:
+        try:
+            raw = self._path(key_hash).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read session file: {exc}") from exc
+        return _decode(key_hash, raw)
+
+    def _write(self, record: SessionRecord) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_encode(record))
+            os.replace(temp, self._path(record.key_hash))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise StoreError(f"cannot write session file: {exc}") from exc
+
+    def _index(self, user_id: str | None, key_hash: str, *, add: bool) -> None:
+        if user_id is None:
+            return
+        folder = self._user_dir(user_id)
+        if add:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            (folder / key_hash).touch()
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / key_hash).unlink()
+
+    def _remove(self, key_hash: str, record: SessionRecord | None) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key_hash).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / _LOCKS / key_hash).unlink()
+        if record is not None:
+            self._index(record.user_id, key_hash, add=False)
+
+    # -- sync ------------------------------------------------------------------
+
+    def load_sync(self, key: str) -> SessionRecord | None:
+        record = self._read(hash_key(key))
+        return record if record is not None and record.is_live(self.clock()) else None
+
+    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        record.key_hash = digest = hash_key(key)
+        with self._locked(digest):
+            current = self._read(digest)
+            if must_create and current is not None and current.is_live(self.clock()):
+                raise SessionKeyExists("session key already exists")
+            self._write(record)
+            if current is not None and current.user_id != record.user_id:
+                self._index(current.user_id, digest, add=False)
+            self._index(record.user_id, digest, add=True)
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        digest = hash_key(key)
+        with self._locked(digest):
+            current = self._read(digest)
+            if current is None or not current.is_live(self.clock()):
+                return None
+            updated = apply_change(current, change)
+            self._write(updated)
+            if updated.user_id != current.user_id:
+                self._index(current.user_id, digest, add=False)
+                self._index(updated.user_id, digest, add=True)
+            return updated
+
+    def delete_sync(self, key: str) -> None:
+        self._delete_hash(hash_key(key))
+
+    def _delete_hash(self, digest: str) -> None:
+        with self._locked(digest):
+            try:
+                current = self._read(digest)
+            except CorruptRecord:
+                current = None
+            self._remove(digest, current)
+
+    def exists_sync(self, key: str) -> bool:
+        return self.load_sync(key) is not None
+
+    def clear_expired_sync(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        self._ensure()
+        now = self.clock()
+        removed = 0
+        # scandir streams the directory: memory stays flat however many files.
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                try:
+                    record = _decode(entry.name, Path(entry.path).read_bytes())
+                except (CorruptRecord, FileNotFoundError):
+                    continue
+                if record.is_live(now):
+                    continue
+                with self._locked(entry.name):
+                    current = self._read(entry.name)
+                    if current is None or current.is_live(now):
+                        continue  # renewed meanwhile
+                    self._remove(entry.name, current)
+                removed += 1
+                if progress is not None and removed % batch_size == 0:
+                    progress(removed)
+        if progress is not None and removed % batch_size:
+            progress(removed)
+        return removed
+
+    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
+        self._ensure()
+        folder = self._user_dir(user_id)
+        infos = []
+        now = self.clock()
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            record = self._read(entry.name)
+            if record is None or not record.is_live(now) or record.user_id != user_id:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()  # prune the index
+                continue
+            infos.append(SessionInfo.from_record(record))
+        return sorted(infos, key=lambda info: info.created)
+
+    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        keep = hash_key(current) if current is not None and target == ALL_BUT_CURRENT else None
+        ended = 0
+        for info in self.sessions_for_sync(user_id):
+            if target not in (ALL, ALL_BUT_CURRENT) and info.session_id != target:
+                continue
+            if info.session_id == keep:
+                continue
+            self._delete_hash(info.session_id)
+            ended += 1
+        return ended
+
+    def migrate_sync(self) -> None:
+        self._ensure()
+
+    # -- async: the same code in a worker thread, so the loop never blocks -------
+
+    async def _thread(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    async def load(self, key: str) -> SessionRecord | None:
+        record: SessionRecord | None = await self._thread(self.load_sync, key)
+        return record
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        await self._thread(self.save_sync, key, record, must_create=must_create)
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        record: SessionRecord | None = await self._thread(self.apply_sync, key, change, base)
+        return record
+
+    async def delete(self, key: str) -> None:
+        await self._thread(self.delete_sync, key)
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._thread(self.exists_sync, key))
+
+    async def clear_expired(
+        self, *, batch_size: int = 1000, progress: Progress | None = None
+    ) -> int:
+        return int(
+            await self._thread(self.clear_expired_sync, batch_size=batch_size, progress=progress)
+        )
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        infos: list[SessionInfo] = await self._thread(self.sessions_for_sync, user_id)
+        return infos
+
+    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        return int(await self._thread(self.revoke_sync, user_id, target, current=current))
+
+    async def migrate(self) -> None:
+        await self._thread(self.migrate_sync)
