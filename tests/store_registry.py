@@ -164,3 +164,23 @@ def memcached_pair(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
 @register("file")
 def file(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
     return _migrated(f"file://{tmp_path / 'sessions'}")
+
+
+@asynccontextmanager
+async def _cached(
+    db: AbstractAsyncContextManager[Store], cache: AbstractAsyncContextManager[Store]
+) -> AsyncIterator[Store]:
+    from sessionary.stores.cached_database import CachedDatabaseStore
+
+    async with db as database, cache as cached:
+        yield CachedDatabaseStore(database, cached)
+
+
+@register("cached-sqlite-memory")
+def cached_sqlite_memory(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    return _migrated(f"cached+sqlite:///{tmp_path / 'sessions.db'}?cache=memory://")
+
+
+@register("cached-postgresql-redis")
+def cached_postgresql_redis(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    return _cached(postgresql(tmp_path), redis(tmp_path))

@@ -192,6 +192,10 @@ class Store:
     async def exists(self, key: str) -> bool:
         raise NotImplementedError
 
+    async def forget(self, session_id: str) -> None:
+        """Delete the record whose session id (the key's hash) is ``session_id``."""
+        raise NotImplementedError
+
     async def clear_expired(
         self, *, batch_size: int = 1000, progress: Progress | None = None
     ) -> int:
@@ -233,6 +237,9 @@ class Store:
         raise NotImplementedError
 
     def exists_sync(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def forget_sync(self, session_id: str) -> None:
         raise NotImplementedError
 
     def clear_expired_sync(

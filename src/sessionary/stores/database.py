@@ -77,6 +77,9 @@ class DatabaseStore(Store):
     async def delete(self, key: str) -> None:
         await self._async.delete(hash_key(key))
 
+    async def forget(self, session_id: str) -> None:
+        await self._async.delete(session_id)
+
     async def exists(self, key: str) -> bool:
         return await self._async.exists(hash_key(key))
 
@@ -113,6 +116,9 @@ class DatabaseStore(Store):
 
     def delete_sync(self, key: str) -> None:
         self._sync.delete(hash_key(key))
+
+    def forget_sync(self, session_id: str) -> None:
+        self._sync.delete(session_id)
 
     def exists_sync(self, key: str) -> bool:
         return self._sync.exists(hash_key(key))

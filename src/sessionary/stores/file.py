@@ -200,6 +200,9 @@ class FileStore(Store):
     def delete_sync(self, key: str) -> None:
         self._delete_hash(hash_key(key))
 
+    def forget_sync(self, session_id: str) -> None:
+        self._delete_hash(session_id)
+
     def _delete_hash(self, digest: str) -> None:
         with self._locked(digest):
             try:
@@ -289,6 +292,9 @@ class FileStore(Store):
 
     async def delete(self, key: str) -> None:
         await self._thread(self.delete_sync, key)
+
+    async def forget(self, session_id: str) -> None:
+        await self._thread(self.forget_sync, session_id)
 
     async def exists(self, key: str) -> bool:
         return bool(await self._thread(self.exists_sync, key))

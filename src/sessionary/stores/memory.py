@@ -66,8 +66,11 @@ class MemoryStore(Store):
             return updated
 
     def delete_sync(self, key: str) -> None:
+        self.forget_sync(hash_key(key))
+
+    def forget_sync(self, session_id: str) -> None:
         with self._lock:
-            self._records.pop(hash_key(key), None)
+            self._records.pop(session_id, None)
 
     def exists_sync(self, key: str) -> bool:
         return self.load_sync(key) is not None
@@ -123,6 +126,9 @@ class MemoryStore(Store):
 
     async def delete(self, key: str) -> None:
         self.delete_sync(key)
+
+    async def forget(self, session_id: str) -> None:
+        self.forget_sync(session_id)
 
     async def exists(self, key: str) -> bool:
         return self.exists_sync(key)
