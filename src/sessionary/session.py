@@ -311,6 +311,21 @@ class Session(MutableMapping[str, Any]):
         self._record = None
         self._cycled = True
 
+    # -- Django's test-cookie helpers ----------------------------------------------
+
+    TEST_COOKIE_NAME = "testcookie"
+    TEST_COOKIE_VALUE = "worked"
+
+    def set_test_cookie(self) -> None:
+        """Store a marker to check, on the next request, that the browser keeps cookies."""
+        self[self.TEST_COOKIE_NAME] = self.TEST_COOKIE_VALUE
+
+    def test_cookie_worked(self) -> bool:
+        return bool(self.get(self.TEST_COOKIE_NAME) == self.TEST_COOKIE_VALUE)
+
+    def delete_test_cookie(self) -> None:
+        self.pop(self.TEST_COOKIE_NAME, None)
+
     # -- expiry ----------------------------------------------------------------
 
     def set_expiry(self, value: int | dt.datetime | dt.timedelta | None) -> None:
