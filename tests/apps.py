@@ -12,6 +12,7 @@ from sessionary import Session
 
 
 def act(session: Session, path: str, query: dict[str, str]) -> tuple[int, Any]:
+    query.pop("sid", None)  # the URL transport's key, not an instruction
     if path == "/set":
         for k, v in query.items():
             session[k] = v

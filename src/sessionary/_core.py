@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from ._keys import is_valid_key
 from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
@@ -42,20 +43,52 @@ def read_request(
     cookie_headers: Iterable[str | bytes],
     user_agent: str | None,
     ip: str | None,
+    *,
+    token: str | None = None,
+    query_string: str = "",
+    secure: bool = False,
 ) -> Incoming:
-    """Find the session key the client sent. Never raises on client input."""
+    """Find the session key the client sent, by the configured transport.
+
+    ``token`` is the value of ``config.header_name``; ``query_string`` and
+    ``secure`` (https) matter to the URL transport. Never raises on client input.
+    """
     value = parse_cookie(cookie_headers).get(config.cookie_name)
+    transport = config.transport
+    if transport == "header":
+        value = token
+    elif transport == "url":
+        from_url = _query_value(query_string, config.url_param)
+        if value is not None:
+            if from_url is not None:
+                security_logger.warning(
+                    "request carries a session cookie and a URL key: using the cookie"
+                )
+        elif from_url is not None and not secure and not config.url_allow_insecure:
+            security_logger.warning("ignored a session key in the URL of a plain-HTTP request")
+        else:
+            value = from_url
     if value is None:
         return Incoming(None, False, None)
     client = {"ua": user_agent[:256] if user_agent else "", "ip": ip or ""}
     if config.store.client_side:
         return Incoming(value, True, client)
     if not is_valid_key(value):
-        security_logger.info("ignored a malformed session cookie")
+        security_logger.info("ignored a malformed session key")
         if config.event_hooks:
             emit(config.event_hooks, "bad_cookie", config.store)
         return Incoming(None, True, client)
     return Incoming(value, True, client)
+
+
+def _query_value(query_string: str, name: str) -> str | None:
+    if not query_string or name not in query_string:
+        return None
+    for pair in query_string.split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return unquote_plus(value)
+    return None
 
 
 def open_session(
@@ -97,6 +130,8 @@ def response_headers(
     config: SessionConfig, session: Session, incoming: Incoming
 ) -> list[tuple[str, str]]:
     """The ``Set-Cookie`` and ``Vary`` headers for a committed session (Django's rules)."""
+    if config.transport != "cookie":
+        return _token_headers(config, session, incoming)
     headers: list[tuple[str, str]] = []
     if session.is_empty() and incoming.had_cookie:
         headers.append(("vary", "Cookie"))
@@ -132,6 +167,26 @@ def response_headers(
     return headers
 
 
+def _token_headers(
+    config: SessionConfig, session: Session, incoming: Incoming
+) -> list[tuple[str, str]]:
+    """Header and URL transports: the key goes back in ``config.header_name``
+    when it is created, cycled or deleted (deleted: an empty value)."""
+    headers: list[tuple[str, str]] = []
+    if config.transport == "url":
+        headers.append(("referrer-policy", "no-referrer"))  # keep the key out of Referer
+    else:
+        if session.accessed:
+            headers.append(("vary", config.header_name))
+    if session.is_empty():
+        if incoming.had_cookie:
+            headers.append((config.header_name.lower(), ""))
+    elif session._saved and session.session_key != incoming.key:
+        value = session._cookie if session._cookie is not None else session.session_key
+        headers.append((config.header_name.lower(), value or ""))
+    return headers
+
+
 def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
     """The configured cookie attributes, as ``format_set_cookie`` takes them."""
     return {
@@ -145,11 +200,11 @@ def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
     }
 
 
-def merge_vary(existing: str | None) -> str:
-    """``existing`` Vary value with ``Cookie`` added once."""
+def merge_vary(existing: str | None, field: str = "Cookie") -> str:
+    """``existing`` Vary value with ``field`` added once."""
     if not existing:
-        return "Cookie"
+        return field
     fields = [f.strip().lower() for f in existing.split(",")]
-    if "cookie" in fields or "*" in fields:
+    if field.lower() in fields or "*" in fields:
         return existing
-    return f"{existing}, Cookie"
+    return f"{existing}, {field}"

@@ -36,6 +36,7 @@ class SessionMiddleware:
         self.app = app
         self.config = config if config is not None else SessionConfig(**options)
         self.store = self.config.store
+        self._token_header = self.config.header_name.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -48,14 +49,25 @@ class SessionMiddleware:
 
         config = self.config
         cookies: list[bytes] = []
-        user_agent = None
+        user_agent = token = None
+        token_header = self._token_header
         for name, value in scope["headers"]:
             if name == b"cookie":
                 cookies.append(value)
             elif name == b"user-agent":
                 user_agent = value.decode("latin-1")
+            elif name == token_header:
+                token = value.decode("latin-1")
         client = scope.get("client")
-        incoming = _core.read_request(config, cookies, user_agent, client[0] if client else None)
+        incoming = _core.read_request(
+            config,
+            cookies,
+            user_agent,
+            client[0] if client else None,
+            token=token,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            secure=scope.get("scheme") in ("https", "wss"),
+        )
 
         record = None
         degraded = False
@@ -141,10 +153,10 @@ def _add_headers(headers: list[Any], extra: list[tuple[str, str]]) -> None:
         if name == "vary":
             for i, (existing_name, existing) in enumerate(headers):
                 if existing_name.lower() == b"vary":
-                    merged = _core.merge_vary(existing.decode("latin-1"))
+                    merged = _core.merge_vary(existing.decode("latin-1"), value)
                     headers[i] = (existing_name, merged.encode("latin-1"))
                     break
             else:
-                headers.append((b"vary", b"Cookie"))
+                headers.append((b"vary", value.encode("latin-1")))
         else:
             headers.append((name.encode("latin-1"), value.encode("latin-1")))

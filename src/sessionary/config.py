@@ -61,6 +61,8 @@ class SessionConfig:
     store: Store = field(default_factory=_default_store)
     transport: Transport = "cookie"
     header_name: str = "X-Session-Token"
+    url_param: str = "sid"
+    url_allow_insecure: bool = False
     max_session_bytes: int = 1_048_576
     on_store_error: OnStoreError = "fail"
     event_hooks: Sequence[EventHook] = ()
@@ -183,6 +185,7 @@ class SessionConfig:
 
 
 _BOOL_FIELDS = {
+    "url_allow_insecure",
     "cookie_secure",
     "cookie_partitioned",
     "cookie_httponly",

@@ -34,6 +34,7 @@ class WSGISessionMiddleware:
         self.app = app
         self.config = config if config is not None else SessionConfig(**options)
         self.store = self.config.store
+        self._token_key = "HTTP_" + self.config.header_name.upper().replace("-", "_")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config
@@ -43,6 +44,9 @@ class WSGISessionMiddleware:
             (cookie,) if cookie else (),
             environ.get("HTTP_USER_AGENT"),
             environ.get("REMOTE_ADDR"),
+            token=environ.get(self._token_key),
+            query_string=environ.get("QUERY_STRING", ""),
+            secure=environ.get("wsgi.url_scheme") == "https",
         )
         session = open_sync(config, incoming)
         if session is None:
@@ -63,9 +67,9 @@ class WSGISessionMiddleware:
                 )
             for name, value in extra:
                 if name == "vary":
-                    _merge_vary(headers)
+                    _merge_vary(headers, value)
                 else:
-                    headers.append(("Set-Cookie", value))
+                    headers.append((name, value))
             return start_response(status, headers, exc_info)
 
         body = self.app(environ, session_start_response)
@@ -124,9 +128,9 @@ def commit_sync(
     return _core.response_headers(config, session, incoming)
 
 
-def _merge_vary(headers: list[tuple[str, str]]) -> None:
+def _merge_vary(headers: list[tuple[str, str]], field: str) -> None:
     for i, (name, value) in enumerate(headers):
         if name.lower() == "vary":
-            headers[i] = (name, _core.merge_vary(value))
+            headers[i] = (name, _core.merge_vary(value, field))
             return
-    headers.append(("Vary", "Cookie"))
+    headers.append(("Vary", field))

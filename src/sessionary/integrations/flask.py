@@ -122,9 +122,9 @@ class SessionaryInterface(SessionInterface):
             return
         for name, value in headers:
             if name == "vary":
-                response.vary.add("Cookie")
+                response.vary.add(value)
             else:
-                response.headers.add("Set-Cookie", value)
+                response.headers.add(name, value)
 
     def is_null_session(self, obj: object) -> bool:
         return not isinstance(obj, FlaskSession) or super().is_null_session(obj)
