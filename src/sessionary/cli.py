@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .bench import register as _register_bench
 from .config import DEFAULT_STORE_URL
 from .exceptions import SessionError
 from .stores import from_url
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Subcommands that live in their own modules register here (demo, sessions, bench).
 _EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_EXTENSIONS.append(_register_bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
