@@ -46,25 +46,49 @@ class AsyncDatabaseBackend:
                 raise missing_driver(self.url, exc) from exc
         return self._engine
 
+    async def _one(self, statement: Any, params: dict[str, Any]) -> tuple[Any, int]:
+        """Run one statement outside a transaction: one round trip, no BEGIN or COMMIT.
+
+        Returns the first row (if the statement returns rows) and the row
+        count. A pooled connection found dead (the server restarted) is
+        replaced once, so no request pays a liveness ping for that case.
+        SQLite has no round trips to save, and its driver begins a
+        transaction only before a write: there a plain commit is cheaper
+        than switching the connection's isolation level back and forth.
+        """
+        autocommit = self.url.get_backend_name() != "sqlite"
+        for attempt in range(2):
+            try:
+                async with self.engine().connect() as conn:
+                    if autocommit:
+                        await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    result = await conn.execute(statement, params)
+                    row = result.first() if result.returns_rows else None
+                    if not autocommit:
+                        await conn.commit()
+                    return row, result.rowcount
+            except sa.exc.DBAPIError as exc:
+                if attempt or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
     async def load(self, key_hash: str) -> SessionRecord | None:
         with translate_errors(self.url):
-            async with self.engine().connect() as conn:
-                result = await conn.execute(
-                    self.statements.load, {"h": key_hash, "now": self.clock()}
-                )
-                row = result.first()
+            row, _ = await self._one(self.statements.load, {"h": key_hash, "now": self.clock()})
         return None if row is None else record_from_row(key_hash, row)
 
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
         with translate_errors(self.url, creating=True):
+            if must_create:  # a new session: one INSERT is atomic on its own
+                await self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
+                return
             async with self.engine().begin() as conn:
-                if not must_create:
-                    result = await conn.execute(
-                        self.statements.replace, {"h": record.key_hash, **values}
-                    )
-                    if result.rowcount == 1:
-                        return
+                result = await conn.execute(
+                    self.statements.replace, {"h": record.key_hash, **values}
+                )
+                if result.rowcount == 1:
+                    return
                 await conn.execute(self.statements.insert, {"key_hash": record.key_hash, **values})
 
     async def apply(
@@ -72,6 +96,16 @@ class AsyncDatabaseBackend:
     ) -> SessionRecord | None:
         s = self.statements
         with translate_errors(self.url):
+            if base is not None:
+                # The common case: nobody wrote since our load, and one versioned
+                # UPDATE, atomic on its own, applies the change in one round trip.
+                updated = apply_change(base, change)
+                params = row_values(updated)
+                del params["created"]
+                _, count = await self._one(s.update, {"h": key_hash, "v": base.version, **params})
+                if count == 1:
+                    return updated
+                base = None
             for _ in range(MAX_ATTEMPTS):
                 async with self.engine().begin() as conn:
                     if base is None:
@@ -100,11 +134,8 @@ class AsyncDatabaseBackend:
 
     async def exists(self, key_hash: str) -> bool:
         with translate_errors(self.url):
-            async with self.engine().connect() as conn:
-                result = await conn.execute(
-                    self.statements.exists, {"h": key_hash, "now": self.clock()}
-                )
-                return result.first() is not None
+            row, _ = await self._one(self.statements.exists, {"h": key_hash, "now": self.clock()})
+        return row is not None
 
     async def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
         s = self.statements

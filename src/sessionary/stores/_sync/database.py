@@ -46,26 +46,64 @@ class SyncDatabaseBackend:
                 raise missing_driver(self.url, exc) from exc
         return self._engine
 
+    def _one(self, statement: Any, params: dict[str, Any]) -> tuple[Any, int]:
+        """Run one statement outside a transaction: one round trip, no BEGIN or COMMIT.
+
+        Returns the first row (if the statement returns rows) and the row
+        count. A pooled connection found dead (the server restarted) is
+        replaced once, so no request pays a liveness ping for that case.
+        SQLite has no round trips to save, and its driver begins a
+        transaction only before a write: there a plain commit is cheaper
+        than switching the connection's isolation level back and forth.
+        """
+        autocommit = self.url.get_backend_name() != "sqlite"
+        for attempt in range(2):
+            try:
+                with self.engine().connect() as conn:
+                    if autocommit:
+                        conn.execution_options(isolation_level="AUTOCOMMIT")
+                    result = conn.execute(statement, params)
+                    row = result.first() if result.returns_rows else None
+                    if not autocommit:
+                        conn.commit()
+                    return row, result.rowcount
+            except sa.exc.DBAPIError as exc:
+                if attempt or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
     def load(self, key_hash: str) -> SessionRecord | None:
-        with translate_errors(self.url), self.engine().connect() as conn:
-            result = conn.execute(self.statements.load, {"h": key_hash, "now": self.clock()})
-            row = result.first()
+        with translate_errors(self.url):
+            row, _ = self._one(self.statements.load, {"h": key_hash, "now": self.clock()})
         return None if row is None else record_from_row(key_hash, row)
 
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
-        with translate_errors(self.url, creating=True), self.engine().begin() as conn:
-            if not must_create:
+        with translate_errors(self.url, creating=True):
+            if must_create:  # a new session: one INSERT is atomic on its own
+                self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
+                return
+            with self.engine().begin() as conn:
                 result = conn.execute(self.statements.replace, {"h": record.key_hash, **values})
                 if result.rowcount == 1:
                     return
-            conn.execute(self.statements.insert, {"key_hash": record.key_hash, **values})
+                conn.execute(self.statements.insert, {"key_hash": record.key_hash, **values})
 
     def apply(
         self, key_hash: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
         s = self.statements
         with translate_errors(self.url):
+            if base is not None:
+                # The common case: nobody wrote since our load, and one versioned
+                # UPDATE, atomic on its own, applies the change in one round trip.
+                updated = apply_change(base, change)
+                params = row_values(updated)
+                del params["created"]
+                _, count = self._one(s.update, {"h": key_hash, "v": base.version, **params})
+                if count == 1:
+                    return updated
+                base = None
             for _ in range(MAX_ATTEMPTS):
                 with self.engine().begin() as conn:
                     if base is None:
@@ -90,9 +128,9 @@ class SyncDatabaseBackend:
             conn.execute(self.statements.delete, {"h": key_hash})
 
     def exists(self, key_hash: str) -> bool:
-        with translate_errors(self.url), self.engine().connect() as conn:
-            result = conn.execute(self.statements.exists, {"h": key_hash, "now": self.clock()})
-            return result.first() is not None
+        with translate_errors(self.url):
+            row, _ = self._one(self.statements.exists, {"h": key_hash, "now": self.clock()})
+        return row is not None
 
     def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
         s = self.statements
