@@ -143,8 +143,9 @@ def _engine_options(backend: str, connect_timeout: float) -> dict[str, Any]:
     if backend == "sqlite":
         # How long a writer waits for SQLite's lock before failing.
         return {"connect_args": {"timeout": max(connect_timeout, 5.0)}}
+    # No pool_pre_ping: it costs every request a round trip. A pooled connection
+    # found dead is replaced by the backend's single-statement path instead.
     return {
-        "pool_pre_ping": True,  # a restarted server is reconnected to, not an error
         "pool_timeout": connect_timeout,
         "connect_args": {"connect_timeout": int(max(1, connect_timeout))},
     }
