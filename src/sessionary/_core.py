@@ -59,17 +59,24 @@ def read_request(
 
 
 def open_session(
-    config: SessionConfig, incoming: Incoming, record: SessionRecord | None
+    config: SessionConfig,
+    incoming: Incoming,
+    record: SessionRecord | None,
+    session_class: type[Session] | None = None,
 ) -> Session:
-    """The request's session: loaded from ``record``, or new (never adopting a dead key)."""
+    """The request's session: loaded from ``record``, or new (never adopting a dead key).
+
+    ``session_class`` lets an integration use a subclass (Flask's adds ``permanent``).
+    """
     from .session import Session
 
+    cls = session_class or Session
     now = config.store.clock()
     if record is not None and not _within_timeouts(config, record, now):
         record = None
     if record is None:
-        return Session(config, None, client=incoming.client)
-    return Session(config, incoming.key, record=record, client=incoming.client)
+        return cls(config, None, client=incoming.client)
+    return cls(config, incoming.key, record=record, client=incoming.client)
 
 
 def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -> bool:

@@ -9,9 +9,9 @@ from typing import Any
 from . import _core
 from .config import SessionConfig
 from .exceptions import CorruptRecord, StoreError
-from .session import _load_one, _run_sync
+from .session import Session, _load_one, _run_sync
 
-__all__ = ["WSGISessionMiddleware"]
+__all__ = ["WSGISessionMiddleware", "commit_sync", "open_sync"]
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -44,23 +44,10 @@ class WSGISessionMiddleware:
             environ.get("HTTP_USER_AGENT"),
             environ.get("REMOTE_ADDR"),
         )
-        record = None
-        degraded = False
-        if incoming.key is not None:
-            try:
-                record = _run_sync(self.store, _load_one(incoming.key), config.event_hooks)
-            except CorruptRecord:
-                _core.security_logger.warning("a corrupted session record was ignored")
-            except StoreError:
-                if config.on_store_error == "fail":
-                    _core.logger.exception("session store failed on load")
-                    start_response("503 Service Unavailable", list(_UNAVAILABLE_HEADERS))
-                    return [_UNAVAILABLE]
-                _core.logger.warning("session store failed on load; serving a blank session")
-                degraded = True
-        session = _core.open_session(config, incoming, record)
-        if degraded:
-            session._persist = False
+        session = open_sync(config, incoming)
+        if session is None:
+            start_response("503 Service Unavailable", list(_UNAVAILABLE_HEADERS))
+            return [_UNAVAILABLE]
         environ[ENVIRON_KEY] = session
         failed = False
 
@@ -68,22 +55,13 @@ class WSGISessionMiddleware:
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal failed
-            try:
-                _run_sync(
-                    self.store,
-                    session._commit_steps(save=int(status[:3]) < 500),
-                    config.event_hooks,
+            extra = commit_sync(config, session, incoming, int(status[:3]))
+            if extra is None:
+                failed = True
+                return start_response(
+                    "503 Service Unavailable", list(_UNAVAILABLE_HEADERS), exc_info
                 )
-            except StoreError:
-                if config.on_store_error == "fail":
-                    _core.logger.exception("session store failed on save")
-                    failed = True
-                    return start_response(
-                        "503 Service Unavailable", list(_UNAVAILABLE_HEADERS), exc_info
-                    )
-                _core.logger.warning("session store failed on save; session not kept")
-                session._saved = False
-            for name, value in _core.response_headers(config, session, incoming):
+            for name, value in extra:
                 if name == "vary":
                     _merge_vary(headers)
                 else:
@@ -97,6 +75,53 @@ class WSGISessionMiddleware:
                 close()
             return [_UNAVAILABLE]
         return body
+
+
+def open_sync(
+    config: SessionConfig, incoming: _core.Incoming, session_class: type[Session] | None = None
+) -> Session | None:
+    """Load and open the request's session on the sync store path.
+
+    Returns ``None`` when the store failed and ``on_store_error`` is
+    ``"fail"`` (the caller answers 503); with ``"degrade"`` the session is
+    blank and will not be saved.
+    """
+    record = None
+    degraded = False
+    if incoming.key is not None:
+        try:
+            record = _run_sync(config.store, _load_one(incoming.key), config.event_hooks)
+        except CorruptRecord:
+            _core.security_logger.warning("a corrupted session record was ignored")
+        except StoreError:
+            if config.on_store_error == "fail":
+                _core.logger.exception("session store failed on load")
+                return None
+            _core.logger.warning("session store failed on load; serving a blank session")
+            degraded = True
+    session = _core.open_session(config, incoming, record, session_class)
+    if degraded:
+        session._persist = False
+    return session
+
+
+def commit_sync(
+    config: SessionConfig, session: Session, incoming: _core.Incoming, status: int
+) -> list[tuple[str, str]] | None:
+    """Commit the session for a response of ``status``; return the headers to add.
+
+    Returns ``None`` when the store failed and ``on_store_error`` is ``"fail"``
+    (the caller answers 503).
+    """
+    try:
+        _run_sync(config.store, session._commit_steps(save=status < 500), config.event_hooks)
+    except StoreError:
+        if config.on_store_error == "fail":
+            _core.logger.exception("session store failed on save")
+            return None
+        _core.logger.warning("session store failed on save; session not kept")
+        session._saved = False
+    return _core.response_headers(config, session, incoming)
 
 
 def _merge_vary(headers: list[tuple[str, str]]) -> None:

@@ -1,0 +1,18 @@
+#!/usr/bin/env python
+"""Django's command line for the example project: ``python manage.py runserver``.
+
+Run it::
+
+    pip install 'sessionary[django]'
+    sessionary migrate --store sqlite:///sessionary.db
+    python manage.py runserver           # from examples/django_project/
+"""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

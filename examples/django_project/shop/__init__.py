@@ -1,0 +1,1 @@
+"""A small Django project whose sessions live in a sessionary store."""

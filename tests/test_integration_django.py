@@ -1,0 +1,211 @@
+"""The example Django project on sessionary's SESSION_ENGINE, and one session
+shared by a Django view and a Starlette view (same SQLite file, same secret)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import django
+import pytest
+from django.conf import settings
+from django.test import Client, override_settings
+from starlette.testclient import TestClient
+
+from sessionary import SessionConfig
+from sessionary.exceptions import ConfigurationError
+from sessionary.stores import from_url
+
+from .conftest import SECRET
+from .examples import load_example, message_items, sqlite_store_url
+
+example_settings = load_example("shop.settings")
+if not settings.configured:
+    names = [name for name in dir(example_settings) if name.isupper()]
+    settings.configure(**{name: getattr(example_settings, name) for name in names})
+    django.setup()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> Iterator[str]:
+    url = sqlite_store_url(tmp_path)
+    with override_settings(SESSIONARY={"store": url, "secret_key": SECRET}):
+        yield url
+        from sessionary.integrations.django import get_config
+
+        get_config().store.close()
+
+
+@pytest.fixture
+def client(store_url: str) -> Client:
+    return Client()
+
+
+def key_of(client: Client) -> str:
+    return str(client.cookies["sessionid"].value)
+
+
+def test_session_is_written_and_read_back(client: Client) -> None:
+    assert "visit 1." in client.get("/").content.decode()
+    assert "visit 2." in client.get("/").content.decode()
+    assert client.get("/state").json() == {"visits": 2}
+
+
+def test_untouched_request_sets_no_cookie(client: Client) -> None:
+    response = client.get("/state")
+    assert "sessionid" not in response.cookies
+
+
+def test_flash_message_after_redirect_then_gone(client: Client) -> None:
+    response = client.post("/name", {"name": "Ada"}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
+    assert message_items(response.content.decode()) == ['class="success">Hello, Ada!']
+    assert message_items(client.get("/").content.decode()) == []
+
+
+def test_cycle_key_keeps_data_and_retires_the_old_key(client: Client, store_url: str) -> None:
+    client.post("/name", {"name": "Ada"}, follow=True)
+    old = key_of(client)
+    response = client.post("/cycle", follow=True)
+    new = key_of(client)
+    assert new != old
+    assert message_items(response.content.decode()) == ['class="info">New session key, same data.']
+    assert client.get("/state").json()["name"] == "Ada"
+    store = from_url(store_url)
+    assert not store.exists_sync(old)
+    assert store.exists_sync(new)
+
+
+def test_flush_deletes_the_record_at_once(client: Client, store_url: str) -> None:
+    client.post("/name", {"name": "Ada"}, follow=True)
+    old = key_of(client)
+    response = client.post("/flush", follow=True)
+    assert message_items(response.content.decode()) == ['class="warning">Session forgotten.']
+    assert client.get("/state").json() == {"visits": 1}
+    assert key_of(client) != old
+    assert not from_url(store_url).exists_sync(old)
+
+
+def test_session_store_api_outside_a_request(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    session.set_expiry(300)
+    session.save()
+    key = session.session_key
+    assert key is not None
+    assert session.exists(key)
+    again = SessionStore(key)
+    assert again["a"] == 1
+    assert again.get_expiry_age() == 300
+    assert not again.get_expire_at_browser_close()
+    again.cycle_key()
+    again.save()
+    assert not session.exists(key)
+    assert SessionStore(again.session_key)["a"] == 1
+    SessionStore.clear_expired()
+
+
+def test_test_clients_session_property(client: Client) -> None:
+    session = client.session  # Django creates and saves an empty session
+    session["name"] = "Zed"
+    session.save()
+    assert client.get("/state").json() == {"name": "Zed"}
+
+
+def test_django_login_joins_the_per_user_index(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["_auth_user_id"] = "7"  # what django.contrib.auth.login stores
+    session.save()
+    (listed,) = from_url(store_url).sessions_for_sync("7")
+    assert listed.user_id == "7"
+    session.flush()
+    assert from_url(store_url).sessions_for_sync("7") == []
+
+
+def test_a_concurrent_logout_is_not_undone(store_url: str) -> None:
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from sessionary.integrations.django import SessionStore
+
+    first = SessionStore()
+    first["a"] = 1
+    first.save()
+    key = first.session_key
+    busy, logout = SessionStore(key), SessionStore(key)
+    assert busy["a"] == 1
+    logout.flush()
+    busy["b"] = 2
+    with pytest.raises(UpdateError):  # Django's middleware answers SessionInterrupted
+        busy.save()
+    assert not first.exists(key)
+
+
+def test_a_dead_key_is_never_adopted(client: Client) -> None:
+    client.cookies["sessionid"] = "a" * 32
+    client.get("/")
+    assert key_of(client) != "a" * 32
+
+
+def test_missing_store_setting_is_a_clear_error() -> None:
+    from sessionary.integrations.django import SessionStore
+
+    with (
+        override_settings(SESSIONARY=None, SESSIONARY_STORE_URL=None),
+        pytest.raises(ConfigurationError, match="SESSIONARY"),
+    ):
+        SessionStore()
+
+
+def starlette_client(store_url: str) -> TestClient:
+    app = load_example("starlette_app").create_app(
+        SessionConfig(store=store_url, secret_key=SECRET)
+    )
+    return TestClient(app)
+
+
+def test_django_session_is_read_by_starlette(client: Client, store_url: str) -> None:
+    client.post("/name", {"name": "Ada"})  # no redirect followed: the message waits
+    with starlette_client(store_url) as asgi:
+        asgi.cookies.set("sessionid", key_of(client))
+        assert asgi.get("/state").json() == {"name": "Ada"}
+        page = asgi.get("/")
+        # Django's flash message, shown by the Starlette template.
+        assert message_items(page.text) == ['class="success">Hello, Ada!']
+        assert "Hello Ada, visit 1." in page.text
+    # ...and what Starlette wrote is read back by Django.
+    assert client.get("/state").json() == {"name": "Ada", "visits": 1}
+
+
+def test_starlette_session_is_read_by_django(client: Client, store_url: str) -> None:
+    with starlette_client(store_url) as asgi:
+        asgi.post("/name", data={"name": "Grace"}, follow_redirects=False)
+        client.cookies["sessionid"] = asgi.cookies["sessionid"]
+    response = client.get("/")
+    assert message_items(response.content.decode()) == ['class="success">Hello, Grace!']
+    assert "Hello Grace" in response.content.decode()
+
+
+async def test_async_session_api(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()  # the async API runs on the store's async path
+    await session.aset("a", [1])
+    await session.asave()
+    key = session.session_key
+    assert key is not None
+    again = SessionStore(key)
+    assert await again.aget("a") == [1]
+    assert await again.aexists(key)
+    await again.acycle_key()
+    await again.asave()
+    assert not await again.aexists(key)
+    await again.aflush()
+    assert again.session_key is None
+    await SessionStore.aclear_expired()
+    from sessionary.integrations.django import get_config
+
+    await get_config().store.aclose()
