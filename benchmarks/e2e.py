@@ -242,10 +242,6 @@ class StarletteFloor(AsgiE2E):
         self.inner = _Keys()
         self.app = starlette_app(False, [])
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
-        status, body, _ = await call_asgi(self.app, "/", f"session={self.inner.keys[i]}")
-        return _user_id(status, body)
-
 
 class FlaskFloor(WsgiE2E):
     """Flask with no session extension and no secret; the view returns at once."""
