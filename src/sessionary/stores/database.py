@@ -10,6 +10,7 @@ statements of ``_sql.py``. The table is created by ``migrate()``
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .._clock import Clock
@@ -45,8 +46,12 @@ class DatabaseStore(Store):
         self.table = statements.table
         options = _engine_options(sync_url.get_backend_name(), connect_timeout)
         options.update(engine_options or {})
-        self._async = AsyncDatabaseBackend(async_url, statements, self._now, options)
         self._sync = SyncDatabaseBackend(sync_url, statements, self._now, options)
+        self._async: AsyncDatabaseBackend | _InThread
+        if sync_url.get_backend_name() == "sqlite" and "+" not in url.split("://", 1)[0]:
+            self._async = _InThread(self._sync)
+        else:
+            self._async = AsyncDatabaseBackend(async_url, statements, self._now, options)
 
     def _now(self) -> float:
         return self.clock()
@@ -133,6 +138,52 @@ class DatabaseStore(Store):
 
     def close(self) -> None:
         self._sync.close()
+
+
+class _InThread:
+    """SQLite's async path: each operation of the sync backend, in a worker thread.
+
+    Through SQLAlchemy, aiosqlite hops to its own thread for every cursor call
+    (several a statement); one hop an operation costs half as much a cycle
+    (benchmarks/RESULTS.md), and SQLite has no network to wait on. The event
+    loop never blocks. A URL that names its driver (``sqlite+aiosqlite://``)
+    keeps the async engine.
+    """
+
+    def __init__(self, backend: SyncDatabaseBackend) -> None:
+        self._backend = backend
+
+    async def load(self, key_hash: str) -> SessionRecord | None:
+        return await asyncio.to_thread(self._backend.load, key_hash)
+
+    async def save(self, record: SessionRecord, *, must_create: bool) -> None:
+        await asyncio.to_thread(self._backend.save, record, must_create=must_create)
+
+    async def apply(
+        self, key_hash: str, change: Change, base: SessionRecord | None
+    ) -> SessionRecord | None:
+        return await asyncio.to_thread(self._backend.apply, key_hash, change, base)
+
+    async def delete(self, key_hash: str) -> None:
+        await asyncio.to_thread(self._backend.delete, key_hash)
+
+    async def exists(self, key_hash: str) -> bool:
+        return await asyncio.to_thread(self._backend.exists, key_hash)
+
+    async def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
+        return await asyncio.to_thread(self._backend.clear_expired, batch_size, progress)
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        return await asyncio.to_thread(self._backend.sessions_for, user_id)
+
+    async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
+        return await asyncio.to_thread(self._backend.revoke, user_id, target, keep)
+
+    async def migrate(self) -> None:
+        await asyncio.to_thread(self._backend.migrate)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._backend.close)
 
 
 def _keep(current: str | None) -> str | None:
