@@ -104,6 +104,7 @@ def _plain(value: Any) -> bool:
 
 
 def _app_writes(session: Session, payload: dict[str, Any]) -> int:
+    session.clear()  # each payload replaces the last: the shared session stays small
     status = 200
     for name, value in payload.items():
         try:

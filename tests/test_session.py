@@ -227,17 +227,21 @@ def test_sync_twin_round_trips(tmp_path: Path, clock: FakeClock) -> None:
     config.store.close()
 
 
-async def test_oversized_session_raises_a_catchable_error_at_save(clock: FakeClock) -> None:
+async def test_oversized_session_raises_a_catchable_error(clock: FakeClock) -> None:
     from sessionary import SessionTooLarge
 
     config = SessionConfig(store=MemoryStore(clock=clock), max_session_bytes=1000)
     s = Session(config)
     s["ok"] = "x" * 100
     await s.save()
-    s["big"] = "x" * 2000
     with pytest.raises(SessionTooLarge, match="above the limit of 1000 bytes") as info:
-        await s.save()
+        s["big"] = "x" * 2000  # refused at assignment, where the app can catch it
     assert info.value.size > 2000
+    assert "big" not in s
+    s["nested"] = []
+    s["nested"].append("x" * 2000)  # grown in place: caught at save
+    with pytest.raises(SessionTooLarge):
+        await s.save()
     again = Session(config, s.session_key)
     await again.load()
     assert dict(again.items()) == {"ok": "x" * 100}  # the last good save is intact

@@ -76,6 +76,12 @@ def open_session(
         record = None
     if record is None:
         return cls(config, None, client=incoming.client)
+    if config.store.client_side:
+        # The cookie holds the sealed record; the session's key travels inside it.
+        session = cls(config, record.meta["sid"], record=record, client=incoming.client)
+        if record.version == 0:
+            session._modified = True  # opened with a fallback secret: re-seal now
+        return session
     return cls(config, incoming.key, record=record, client=incoming.client)
 
 
@@ -123,7 +129,7 @@ def response_headers(
                 "set-cookie",
                 format_set_cookie(
                     config.cookie_name,
-                    session.session_key,
+                    session._cookie if session._cookie is not None else session.session_key,
                     max_age=max_age,
                     expires=expires,
                     path=config.cookie_path,

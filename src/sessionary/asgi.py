@@ -29,7 +29,9 @@ _UNAVAILABLE = b"Service Unavailable: the session store did not answer."
 class SessionMiddleware:
     """Put a :class:`~sessionary.Session` at ``scope["session"]`` for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, config: SessionConfig | None = None, **options: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, /, config: SessionConfig | None = None, **options: Any
+    ) -> None:
         """``config`` holds every setting; ``options`` build one when it is omitted."""
         self.app = app
         self.config = config if config is not None else SessionConfig(**options)

@@ -11,8 +11,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .bench import register as _register_bench
+from .bench import register as register_bench
 from .config import DEFAULT_STORE_URL
+from .demo import register as register_demo
 from .exceptions import SessionError
 from .stores import from_url
 from .stores.base import ALL, Store
@@ -124,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands that live in their own modules register here (demo, sessions, bench).
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
-_EXTENSIONS.append(_register_bench)
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    register_demo,
+    register_bench,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

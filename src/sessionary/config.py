@@ -72,6 +72,8 @@ class SessionConfig:
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
+        if self.store.client_side:
+            self.store.bind(self)
 
     def _validate(self) -> None:
         secrets_ = [("secret_key", self.secret_key)] + [

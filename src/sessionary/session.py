@@ -40,7 +40,7 @@ _EXPIRY_AT = "exp_at"  # a fixed deadline, epoch seconds
 # One store operation: (method name, positional arguments, event on success).
 # The async edge awaits ``getattr(store, name)(*args)``; the sync edge calls
 # ``name + "_sync"``.
-Step = tuple[str, tuple[Any, ...], EventKind]
+Step = tuple[str, tuple[Any, ...], EventKind | None]
 
 
 class Session(MutableMapping[str, Any]):
@@ -50,6 +50,7 @@ class Session(MutableMapping[str, Any]):
         "_cleared",
         "_client",
         "_config",
+        "_cookie",
         "_cycled",
         "_dead_keys",
         "_deleted",
@@ -95,6 +96,7 @@ class Session(MutableMapping[str, Any]):
         self._saved = False
         self._gone = False
         self._dead_keys: list[tuple[str, EventKind]] = []
+        self._cookie: str | None = None  # a client-side store's sealed record
         self._reset(session_key, record)
 
     def _reset(self, key: str | None, record: SessionRecord | None) -> None:
@@ -218,6 +220,12 @@ class Session(MutableMapping[str, Any]):
             raw = _serialization.encode(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
+        # Refuse here, where the app can catch it, rather than at commit.
+        old = self._raw.get(name)
+        size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
+        size += len(name)
+        if size > self._config.max_session_bytes:
+            raise SessionTooLarge(size, self._config.max_session_bytes)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
@@ -228,7 +236,7 @@ class Session(MutableMapping[str, Any]):
             self._watch[name] = raw
         else:
             self._watch.pop(name, None)
-        self._size = -1
+        self._size = size
 
     def __delitem__(self, name: str) -> None:
         self.accessed = True
@@ -490,6 +498,8 @@ class Session(MutableMapping[str, Any]):
                 key = new_key()  # 165 random bits collided: astonishing, but handled
                 continue
             break
+        if self._store.client_side:
+            self._cookie = yield ("seal", (key, record), None)
         self._after_commit(key, record)
 
     def _update(self, now: float, user: Any) -> Generator[Step, Any, None]:
@@ -518,6 +528,8 @@ class Session(MutableMapping[str, Any]):
             self._gone = True
             self._reset(None, None)
             return
+        if self._store.client_side:
+            self._cookie = yield ("seal", (key, record), None)
         self._after_commit(key, record)
 
     def _after_commit(self, key: str, record: SessionRecord) -> None:
@@ -587,7 +599,7 @@ async def _run_async(
             if hooks:
                 emit(hooks, "store_error", store, args[0], started, exc)
             raise
-        if hooks:
+        if hooks and event is not None:
             _emit_step(hooks, store, name, args, event, result, started)
 
 
@@ -617,7 +629,7 @@ def _run_sync(
             if hooks:
                 emit(hooks, "store_error", store, args[0], started, exc)
             raise
-        if hooks:
+        if hooks and event is not None:
             _emit_step(hooks, store, name, args, event, result, started)
 
 

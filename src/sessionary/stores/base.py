@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
 from .._keys import hash_key
+
+if TYPE_CHECKING:
+    from ..config import SessionConfig
 
 __all__ = [
     "ALL",
@@ -158,6 +161,9 @@ class Store:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    def bind(self, config: SessionConfig) -> None:
+        """Take what the store needs from ``config`` (client-side stores: the secrets)."""
 
     # -- async ---------------------------------------------------------------
 

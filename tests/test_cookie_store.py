@@ -1,0 +1,159 @@
+"""The cookie store: sealed, tamper-proof, expiring from inside, rotated, bounded."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from sessionary import Session, SessionConfig, SessionMiddleware, WSGISessionMiddleware
+from sessionary.stores.cookie import CookieStore, CookieTooLarge
+
+from .apps import asgi_app, wsgi_app
+from .conftest import SECRET, FakeClock
+
+OLD_SECRET = "o" * 40
+
+
+def config(clock: FakeClock, mode: str = "encrypted", **options: Any) -> SessionConfig:
+    store = CookieStore(mode, clock=clock)  # type: ignore[arg-type]
+    options.setdefault("secret_key", SECRET)
+    return SessionConfig(store=store, **options)
+
+
+Get = Callable[..., Any]
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def get(request: pytest.FixtureRequest) -> Get:
+    """``get(config, path, cookie=None)`` through one of the two middlewares."""
+
+    async def call(cfg: SessionConfig, path: str, cookie: str | None = None) -> httpx.Response:
+        headers = {"cookie": f"sessionid={cookie}"} if cookie is not None else {}
+        if request.param == "asgi":
+            transport: Any = httpx.ASGITransport(SessionMiddleware(asgi_app, cfg))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                return await c.get(path, headers=headers)
+        wsgi = httpx.WSGITransport(WSGISessionMiddleware(wsgi_app, cfg))
+        with httpx.Client(transport=wsgi, base_url="http://t") as c:
+            return c.get(path, headers=headers)
+
+    return call
+
+
+def cookie_of(response: httpx.Response) -> str:
+    header = response.headers["set-cookie"]
+    assert header.startswith("sessionid=")
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+async def test_round_trip_through_the_cookie(get: Get, clock: FakeClock) -> None:
+    cfg = config(clock)
+    value = cookie_of(await get(cfg, "/set?colour=ultramarine&n=42"))
+    response = await get(cfg, "/get?colour=&n=", value)
+    assert response.json() == {"colour": "ultramarine", "n": "42"}
+
+
+async def test_no_stored_value_is_readable_in_the_cookie(get: Get, clock: FakeClock) -> None:
+    cfg = config(clock)
+    value = cookie_of(await get(cfg, "/set?secret=ultramarine"))
+    raw = base64.urlsafe_b64decode(value.split(".", 1)[1] + "==")
+    assert b"ultramarine" not in raw
+    assert "ultramarine" not in value
+
+
+async def test_signed_mode_is_readable_but_not_changeable(get: Get, clock: FakeClock) -> None:
+    cfg = config(clock, "signed")
+    value = cookie_of(await get(cfg, "/set?who=alice"))
+    version, payload, mac = value.split(".")
+    assert b"alice" in base64.urlsafe_b64decode(payload + "==")[1:]
+    forged = base64.urlsafe_b64encode(
+        base64.urlsafe_b64decode(payload + "==").replace(b"alice", b"admin")
+    ).rstrip(b"=")
+    response = await get(cfg, "/get?who=", f"{version}.{forged.decode()}.{mac}")
+    assert response.status_code == 200
+    assert response.json() == {"who": None}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda v: v[:-5],  # truncated
+        lambda v: v[:10] + ("A" if v[10] != "A" else "B") + v[11:],  # one byte flipped
+        lambda v: v + "AAAA",  # extended
+        lambda v: "2." + v.split(".", 1)[1],  # unknown version
+        lambda v: "garbage",
+        lambda v: "",
+    ],
+)
+async def test_tampered_cookie_is_a_fresh_session(
+    get: Get, clock: FakeClock, damage: Callable[[str], str]
+) -> None:
+    cfg = config(clock)
+    value = cookie_of(await get(cfg, "/set?a=1"))
+    response = await get(cfg, "/get?a=", damage(value))
+    assert response.status_code == 200
+    assert response.json() == {"a": None}
+    assert "Max-Age=0" in response.headers["set-cookie"]  # the bad cookie is deleted
+
+
+async def test_expiry_is_enforced_from_inside_the_payload(get: Get, clock: FakeClock) -> None:
+    cfg = config(clock, cookie_age=60)
+    value = cookie_of(await get(cfg, "/set?a=1"))
+    clock.advance(61)  # the browser may keep it; the payload says it is dead
+    assert (await get(cfg, "/get?a=", value)).json() == {"a": None}
+
+
+async def test_fallback_key_is_accepted_and_reissued_under_the_current_key(
+    get: Get, clock: FakeClock
+) -> None:
+    old = config(clock, secret_key=OLD_SECRET)
+    value = cookie_of(await get(old, "/set?a=1"))
+    rotated = config(clock, secret_key_fallbacks=[OLD_SECRET])
+    response = await get(rotated, "/get?a=", value)
+    assert response.json() == {"a": "1"}
+    fresh = cookie_of(response)  # re-issued on this very response
+    assert fresh != value
+    current_only = config(clock)
+    assert (await get(current_only, "/get?a=", fresh)).json() == {"a": "1"}
+    assert (await get(current_only, "/get?a=", value)).json() == {"a": None}
+
+
+async def test_flush_and_cycle(get: Get, clock: FakeClock) -> None:
+    cfg = config(clock)
+    value = cookie_of(await get(cfg, "/set?a=1"))
+    key = (await get(cfg, "/key", value)).json()
+    cycled = cookie_of(await get(cfg, "/cycle", value))
+    assert (await get(cfg, "/key", cycled)).json() != key
+    assert (await get(cfg, "/get?a=", cycled)).json() == {"a": "1"}
+    flushed = await get(cfg, "/flush", cycled)
+    assert "Max-Age=0" in flushed.headers["set-cookie"]
+
+
+async def test_large_payloads_are_compressed(clock: FakeClock) -> None:
+    cfg = config(clock)
+    s = Session(cfg)
+    s["text"] = "the same words again " * 400  # 8 KB, compressible
+    await s.save()
+    assert s._cookie is not None
+    assert len(s._cookie) < 1000
+
+
+async def test_a_cookie_over_4096_bytes_is_a_clear_catchable_error(clock: FakeClock) -> None:
+    cfg = config(clock)
+    s = Session(cfg)
+    s["noise"] = base64.b64encode(os.urandom(4000)).decode()  # incompressible
+    with pytest.raises(CookieTooLarge, match="above the 4096 bytes browsers keep") as info:
+        await s.save()
+    assert info.value.size > 4096
+
+
+def test_cookie_store_needs_a_secret() -> None:
+    from sessionary import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        SessionConfig(store="cookie://")
