@@ -2,7 +2,11 @@
 
 ``Session(config, key)`` + ``load`` + read + write + ``save`` is the whole
 library path a request takes minus the cookie parsing: key check, hashing,
-store round trips, decoding, the change set and the atomic apply.
+store round trips, decoding, the change set and the atomic apply. The cookie
+store has no key to load by: as its middleware does, the case opens the
+record the cookie carries (``store.load(cookie)``, then
+``Session(config, sid, record=record)``) and takes the re-sealed cookie
+after ``save``.
 """
 
 from __future__ import annotations
@@ -139,17 +143,30 @@ class Ours(Case):
             session = Session(self.config)
             session.update(seed(i))
             session.save_sync()
-            self.keys.append(session.session_key)
+            self.keys.append(self._token(session))
+
+    def _token(self, session: Any) -> str:
+        # What the cookie carries: the key, or for the cookie store the sealed record.
+        return session._cookie if self.store.client_side else session.session_key  # type: ignore[no-any-return]
+
+    def _opened(self, record: Any) -> Any:
+        """The session the middleware opens over a cookie store's record."""
+        from sessionary import Session
+
+        return Session(self.config, record.meta["sid"] if record else None, record=record)
 
     def cycle(self, i: int) -> Any:
         from sessionary import Session
 
-        session = Session(self.config, self.keys[i])
-        session.load_sync()
+        if self.store.client_side:
+            session = self._opened(self.store.load_sync(self.keys[i]))
+        else:
+            session = Session(self.config, self.keys[i])
+            session.load_sync()
         user_id = session["user_id"]
         session["theme"] = flip(session["theme"])
         session.save_sync()
-        self.keys[i] = session.session_key  # the cookie store re-issues its key
+        self.keys[i] = self._token(session)
         return user_id
 
     def peek(self, i: int) -> Any:
@@ -173,17 +190,20 @@ class OursAsync(Ours):
             session = Session(self.config)
             session.update(seed(i))
             await session.save()
-            self.keys.append(session.session_key)
+            self.keys.append(self._token(session))
 
     async def cycle(self, i: int) -> Any:  # type: ignore[override]
         from sessionary import Session
 
-        session = Session(self.config, self.keys[i])
-        await session.load()
+        if self.store.client_side:
+            session = self._opened(await self.store.load(self.keys[i]))
+        else:
+            session = Session(self.config, self.keys[i])
+            await session.load()
         user_id = session["user_id"]
         session["theme"] = flip(session["theme"])
         await session.save()
-        self.keys[i] = session.session_key
+        self.keys[i] = self._token(session)
         return user_id
 
     async def peek(self, i: int) -> Any:  # type: ignore[override]
