@@ -93,3 +93,12 @@ def test_repr_redacts_secrets() -> None:
     assert SECRET not in repr(c)
     assert "f" * 32 not in repr(c)
     assert "***" in repr(c)
+
+
+def test_partitioned_needs_secure_and_priority_is_checked() -> None:
+    with pytest.raises(ConfigurationError, match="cookie_partitioned"):
+        SessionConfig(store="memory://", cookie_partitioned=True)
+    with pytest.raises(ConfigurationError, match="cookie_priority"):
+        SessionConfig(store="memory://", cookie_priority="urgent")
+    c = SessionConfig(store="memory://", cookie_priority="low")
+    assert c.cookie_priority == "Low"

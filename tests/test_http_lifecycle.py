@@ -218,3 +218,11 @@ async def test_store_keeps_only_hashed_keys(
     assert record is not None
     assert record.key_hash == hash_key(key)
     assert key not in repr(record)
+
+
+async def test_partitioned_and_priority_attributes(make_client: Callable[..., Client]) -> None:
+    client = make_client(cookie_secure=True, cookie_partitioned=True, cookie_priority="high")
+    cookie = session_cookie(await client.get("/set?a=1"))
+    assert cookie is not None
+    assert "; Partitioned" in cookie
+    assert "; Priority=High" in cookie

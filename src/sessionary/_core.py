@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._keys import is_valid_key
 from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
@@ -103,14 +103,7 @@ def response_headers(
         headers.append(
             (
                 "set-cookie",
-                format_delete_cookie(
-                    config.cookie_name,
-                    path=config.cookie_path,
-                    domain=config.cookie_domain,
-                    secure=config.cookie_secure,
-                    httponly=config.cookie_httponly,
-                    samesite=config.cookie_samesite,
-                ),
+                format_delete_cookie(config.cookie_name, **cookie_attributes(config)),
             )
         )
         return headers
@@ -132,15 +125,24 @@ def response_headers(
                     session._cookie if session._cookie is not None else session.session_key,
                     max_age=max_age,
                     expires=expires,
-                    path=config.cookie_path,
-                    domain=config.cookie_domain,
-                    secure=config.cookie_secure,
-                    httponly=config.cookie_httponly,
-                    samesite=config.cookie_samesite,
+                    **cookie_attributes(config),
                 ),
             )
         )
     return headers
+
+
+def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
+    """The configured cookie attributes, as ``format_set_cookie`` takes them."""
+    return {
+        "path": config.cookie_path,
+        "domain": config.cookie_domain,
+        "secure": config.cookie_secure,
+        "httponly": config.cookie_httponly,
+        "samesite": config.cookie_samesite,
+        "partitioned": config.cookie_partitioned,
+        "priority": config.cookie_priority,
+    }
 
 
 def merge_vary(existing: str | None) -> str:

@@ -52,6 +52,8 @@ class SessionConfig:
     cookie_secure: bool = False
     cookie_httponly: bool = True
     cookie_samesite: str | None = "Lax"
+    cookie_partitioned: bool = False
+    cookie_priority: str | None = None
     expire_at_browser_close: bool = False
     save_every_request: bool = False
     idle_timeout: int | None = None
@@ -113,6 +115,17 @@ class SessionConfig:
                 raise ConfigurationError(
                     "cookie_samesite", "SameSite=None needs cookie_secure=True (browsers refuse it)"
                 )
+        if self.cookie_partitioned and not self.cookie_secure:
+            raise ConfigurationError(
+                "cookie_partitioned", "a Partitioned (CHIPS) cookie needs cookie_secure=True"
+            )
+        if self.cookie_priority is not None:
+            priority = str(self.cookie_priority).capitalize()
+            if priority not in ("Low", "Medium", "High"):
+                raise ConfigurationError(
+                    "cookie_priority", f"{self.cookie_priority!r} is not 'Low', 'Medium' or 'High'"
+                )
+            object.__setattr__(self, "cookie_priority", priority)
         _positive_int("cookie_age", self.cookie_age)
         _positive_int("max_session_bytes", self.max_session_bytes)
         for name in ("idle_timeout", "absolute_timeout"):
@@ -171,12 +184,19 @@ class SessionConfig:
 
 _BOOL_FIELDS = {
     "cookie_secure",
+    "cookie_partitioned",
     "cookie_httponly",
     "expire_at_browser_close",
     "save_every_request",
 }
 _INT_FIELDS = {"cookie_age", "max_session_bytes", "idle_timeout", "absolute_timeout"}
-_OPTIONAL = {"cookie_domain", "cookie_samesite", "idle_timeout", "absolute_timeout"}
+_OPTIONAL = {
+    "cookie_domain",
+    "cookie_samesite",
+    "cookie_priority",
+    "idle_timeout",
+    "absolute_timeout",
+}
 
 
 def _parse_env(name: str, raw: str) -> Any:

@@ -4,10 +4,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from email.utils import formatdate
+from typing import Any
 
-__all__ = ["format_delete_cookie", "format_set_cookie", "parse_cookie"]
+from .exceptions import BadSignature
+from .signing import TimestampSigner
+
+__all__ = [
+    "check_cookie",
+    "delete_cookie",
+    "format_delete_cookie",
+    "format_set_cookie",
+    "get_signed_cookie",
+    "parse_cookie",
+    "set_cookie",
+    "set_signed_cookie",
+]
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_RAISE: Any = object()
 
 
 def parse_cookie(header: str | bytes | Iterable[str | bytes] | None) -> dict[str, str]:
@@ -52,6 +69,8 @@ def format_set_cookie(
     secure: bool = False,
     httponly: bool = False,
     samesite: str | None = None,
+    partitioned: bool = False,
+    priority: str | None = None,
 ) -> str:
     """Return a ``Set-Cookie`` header value.
 
@@ -72,6 +91,10 @@ def format_set_cookie(
         parts.append("HttpOnly")
     if samesite:
         parts.append(f"SameSite={samesite}")
+    if partitioned:
+        parts.append("Partitioned")
+    if priority:
+        parts.append(f"Priority={_PRIORITIES.get(priority.lower(), priority)}")
     return "; ".join(parts)
 
 
@@ -83,6 +106,8 @@ def format_delete_cookie(
     secure: bool = False,
     httponly: bool = False,
     samesite: str | None = None,
+    partitioned: bool = False,
+    priority: str | None = None,
 ) -> str:
     """Return a ``Set-Cookie`` value that makes the browser drop ``name`` now."""
     return format_set_cookie(
@@ -95,4 +120,142 @@ def format_delete_cookie(
         secure=secure,
         httponly=httponly,
         samesite=samesite,
+        partitioned=partitioned,
+        priority=priority,
     )
+
+
+_PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High"}
+
+
+def check_cookie(
+    name: str,
+    *,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    samesite: str | None = None,
+    partitioned: bool = False,
+    priority: str | None = None,
+) -> None:
+    """Raise ``ValueError`` for attributes browsers would refuse.
+
+    ``__Host-`` cookies need Secure, Path=/ and no Domain; ``__Secure-``
+    cookies need Secure; SameSite=None and Partitioned need Secure.
+    """
+    if not name or not _TOKEN_RE.match(name):
+        raise ValueError(f"{name!r} is not a valid cookie name")
+    if name.startswith("__Host-") and (not secure or domain or path != "/"):
+        raise ValueError(f"{name}: a __Host- cookie needs secure=True, path='/' and no domain")
+    if name.startswith("__Secure-") and not secure:
+        raise ValueError(f"{name}: a __Secure- cookie needs secure=True")
+    if samesite is not None and samesite.lower() not in ("lax", "strict", "none"):
+        raise ValueError(f"samesite={samesite!r} is not Lax, Strict or None")
+    if samesite is not None and samesite.lower() == "none" and not secure:
+        raise ValueError("SameSite=None needs secure=True")
+    if partitioned and not secure:
+        raise ValueError("a Partitioned cookie needs secure=True")
+    if priority is not None and priority.lower() not in _PRIORITIES:
+        raise ValueError(f"priority={priority!r} is not Low, Medium or High")
+
+
+def set_cookie(target: Any, name: str, value: str, **attributes: Any) -> str:
+    """Add a ``Set-Cookie`` header to ``target`` and return its value.
+
+    ``target`` is a Starlette or Flask response, or a raw ASGI
+    (``list[tuple[bytes, bytes]]``) or WSGI (``list[tuple[str, str]]``)
+    header list. ``attributes`` are those of :func:`format_set_cookie`,
+    checked first by :func:`check_cookie`.
+    """
+    check_cookie(
+        name,
+        **{
+            k: attributes[k]
+            for k in ("path", "domain", "secure", "samesite", "partitioned", "priority")
+            if k in attributes
+        },
+    )
+    header = format_set_cookie(name, value, **attributes)
+    _append_header(target, header)
+    return header
+
+
+def delete_cookie(target: Any, name: str, **attributes: Any) -> str:
+    """Add a ``Set-Cookie`` header to ``target`` that deletes ``name``."""
+    header = format_delete_cookie(name, **attributes)
+    _append_header(target, header)
+    return header
+
+
+def set_signed_cookie(
+    target: Any,
+    name: str,
+    value: str,
+    *,
+    secret: str | Sequence[str],
+    salt: str = "",
+    **attributes: Any,
+) -> str:
+    """Set a cookie whose value is signed (and timestamped), as Django's ``set_signed_cookie``.
+
+    The salt defaults to the cookie name's purpose: ``name + salt``.
+    """
+    signer = TimestampSigner(_secrets(secret), salt=f"cookie:{name}{salt}")
+    return set_cookie(target, name, signer.sign(value), **attributes)
+
+
+def get_signed_cookie(
+    source: Any,
+    name: str,
+    *,
+    secret: str | Sequence[str],
+    salt: str = "",
+    max_age: float | None = None,
+    default: Any = _RAISE,
+) -> Any:
+    """Read and verify a signed cookie, as Django's ``request.get_signed_cookie``.
+
+    ``source`` is a ``{name: value}`` mapping, a Cookie header string, or a
+    request with ``.cookies``. Raises ``KeyError``, ``BadSignature`` or
+    ``SignatureExpired`` unless ``default`` is given.
+    """
+    cookies = _cookies_of(source)
+    try:
+        signed = cookies[name]
+        signer = TimestampSigner(_secrets(secret), salt=f"cookie:{name}{salt}")
+        return signer.unsign(signed, max_age=max_age)
+    except (KeyError, BadSignature):
+        if default is _RAISE:
+            raise
+        return default
+
+
+def _secrets(secret: str | Sequence[str]) -> list[str]:
+    return [secret] if isinstance(secret, str) else list(secret)
+
+
+def _cookies_of(source: Any) -> Mapping[str, str]:
+    if isinstance(source, str | bytes):
+        return parse_cookie(source)
+    if isinstance(source, Mapping):
+        return source
+    cookies = getattr(source, "cookies", None)
+    if isinstance(cookies, Mapping):
+        return cookies
+    raise TypeError(f"cannot read cookies from {type(source).__name__}")
+
+
+def _append_header(target: Any, header: str) -> None:
+    if isinstance(target, list):
+        if target and isinstance(target[0][0], bytes):
+            target.append((b"set-cookie", header.encode("latin-1")))
+        else:
+            target.append(("Set-Cookie", header))
+        return
+    headers = getattr(target, "headers", None)
+    if hasattr(target, "raw_headers"):  # Starlette: MutableHeaders.append keeps duplicates
+        target.headers.append("set-cookie", header)
+    elif headers is not None and hasattr(headers, "add"):  # Werkzeug/Flask
+        headers.add("Set-Cookie", header)
+    else:
+        raise TypeError(f"cannot add a header to {type(target).__name__}")
