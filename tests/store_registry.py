@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -65,3 +66,72 @@ def memory(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
 @register("sqlite")
 def sqlite(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
     return _migrated(f"sqlite:///{tmp_path / 'sessions.db'}")
+
+
+@asynccontextmanager
+async def _redis(url: str) -> AsyncIterator[Store]:
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    store = from_url(f"{url}{'&' if '?' in url else '?'}prefix={prefix}")
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+        # Remove only this test's keys: other runs share the server.
+        cleanup = from_url(f"{url}{'&' if '?' in url else '?'}prefix={prefix}")
+        client = cleanup._sync.client()  # type: ignore[attr-defined]
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+        cleanup.close()
+
+
+@register("redis")
+def redis(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 6379, "Redis")
+    return _redis("redis://127.0.0.1:6379/0")
+
+
+@register("redis-cluster")
+def redis_cluster(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    from .servers import redis_cluster as start
+
+    return _redis(start())
+
+
+@register("redis-sentinel")
+def redis_sentinel(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    from .servers import redis_sentinel as start
+
+    return _redis(start())
+
+
+@asynccontextmanager
+async def _sql_server(url: str) -> AsyncIterator[Store]:
+    table = f"sessionary_test_{uuid.uuid4().hex[:12]}"
+    store = from_url(url, table=table)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+        import sqlalchemy as sa
+
+        from sessionary.stores._sql import engine_urls
+
+        engine = sa.create_engine(engine_urls(url)[0])
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
+
+
+@register("postgresql")
+def postgresql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    return _sql_server("postgresql://postgres@127.0.0.1:5432/test")
+
+
+@register("mysql")
+def mysql(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    require_server("127.0.0.1", 3306, "MariaDB")
+    return _sql_server("mysql://root@127.0.0.1:3306/test")

@@ -13,8 +13,10 @@ from ..exceptions import ConfigurationError
 from .base import ALL, ALL_BUT_CURRENT, Change, SessionInfo, SessionRecord, Store
 
 if TYPE_CHECKING:
+    from .cookie import CookieStore
     from .database import DatabaseStore
     from .memory import MemoryStore
+    from .redis import RedisStore
 
 __all__ = [
     "ALL",

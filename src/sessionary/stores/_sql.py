@@ -71,6 +71,30 @@ def missing_driver(url: URL, exc: BaseException) -> MissingDependency:
     return MissingDependency(f"database driver {driver!r} ({exc})", extra)
 
 
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Make SQLite's write transactions take the write lock up front.
+
+    SQLite has no row locks: a deferred transaction that reads then writes
+    can fail to upgrade under concurrency. ``BEGIN IMMEDIATE`` serialises
+    writers at the start instead (SQLAlchemy's documented recipe: the driver
+    stops managing transactions and we emit BEGIN ourselves). Connections run
+    with the ``sessionary_write`` execution option are the writers.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        # WAL lets readers proceed beside the one writer (it sticks to the file).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        writer = connection.get_execution_options().get("sessionary_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
 def make_table(name: str = DEFAULT_TABLE, metadata: sa.MetaData | None = None) -> sa.Table:
     """The session table: one row a session, keyed by the key's hash."""
     payload = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")

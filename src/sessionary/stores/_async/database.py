@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..._clock import Clock
 from ...exceptions import StoreError
-from .._sql import Statements, missing_driver, record_from_row, row_values, translate_errors
+from .._sql import (
+    Statements,
+    configure_sqlite,
+    missing_driver,
+    record_from_row,
+    row_values,
+    translate_errors,
+)
 from ..base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -37,12 +44,22 @@ class AsyncDatabaseBackend:
         self.clock = clock
         self.engine_options = engine_options
         self._engine: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
         self._autocommit: AsyncEngine | None = None
 
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            self._engine = self._create()
+            engine = self._create()
+            if self.url.get_backend_name() == "sqlite":
+                configure_sqlite(engine.sync_engine)
+            self._engine = engine
         return self._engine
+
+    def writer(self) -> AsyncEngine:
+        """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
+        if self._writer is None:
+            self._writer = self.engine().execution_options(sessionary_write=True)
+        return self._writer
 
     def autocommit_engine(self) -> AsyncEngine:
         """A second pool whose connections stay in autocommit mode, for single statements.
@@ -50,6 +67,7 @@ class AsyncDatabaseBackend:
         Fixing the mode once per connection, rather than switching it at each
         checkout, and skipping the rollback-on-return (there is never a
         transaction to end) saves a third of a statement's cost in SQLAlchemy.
+        No BEGIN at all, on SQLite either: one statement is atomic on its own.
         """
         if self._autocommit is None:
             self._autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
@@ -90,7 +108,7 @@ class AsyncDatabaseBackend:
             if must_create:  # a new session: one INSERT is atomic on its own
                 await self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
                 return
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 result = await conn.execute(
                     self.statements.replace, {"h": record.key_hash, **values}
                 )
@@ -114,7 +132,7 @@ class AsyncDatabaseBackend:
                     return updated
                 base = None
             for _ in range(MAX_ATTEMPTS):
-                async with self.engine().begin() as conn:
+                async with self.writer().begin() as conn:
                     if base is None:
                         result = await conn.execute(
                             s.load_for_update, {"h": key_hash, "now": self.clock()}
@@ -136,7 +154,7 @@ class AsyncDatabaseBackend:
 
     async def delete(self, key_hash: str) -> None:
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 await conn.execute(self.statements.delete, {"h": key_hash})
 
     async def exists(self, key_hash: str) -> bool:
@@ -150,7 +168,7 @@ class AsyncDatabaseBackend:
         now = self.clock()
         with translate_errors(self.url):
             while True:
-                async with self.engine().begin() as conn:
+                async with self.writer().begin() as conn:
                     result = await conn.execute(s.expired_batch, {"now": now, "n": batch_size})
                     hashes = [row[0] for row in result]
                     if hashes:
@@ -179,22 +197,18 @@ class AsyncDatabaseBackend:
         else:
             statement, params = s.revoke_one, {"u": user_id, "h": target}
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
+            async with self.writer().begin() as conn:
                 result = await conn.execute(statement, params)
                 return int(result.rowcount)
 
     async def migrate(self) -> None:
         with translate_errors(self.url):
-            async with self.engine().begin() as conn:
-                if self.url.get_backend_name() == "sqlite":
-                    # WAL lets readers and a writer proceed together; it is a
-                    # property of the file, so the schema step sets it once.
-                    await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            async with self.writer().begin() as conn:
                 await conn.run_sync(self.statements.table.metadata.create_all)
 
     async def aclose(self) -> None:
         engines = [self._engine, self._autocommit]
-        self._engine = self._autocommit = None
+        self._engine = self._writer = self._autocommit = None
         for engine in engines:
             if engine is not None:
                 await engine.dispose()

@@ -10,7 +10,14 @@ from sqlalchemy.engine.url import URL
 
 from ..._clock import Clock
 from ...exceptions import StoreError
-from .._sql import Statements, missing_driver, record_from_row, row_values, translate_errors
+from .._sql import (
+    Statements,
+    configure_sqlite,
+    missing_driver,
+    record_from_row,
+    row_values,
+    translate_errors,
+)
 from ..base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -37,12 +44,22 @@ class SyncDatabaseBackend:
         self.clock = clock
         self.engine_options = engine_options
         self._engine: Engine | None = None
+        self._writer: Engine | None = None
         self._autocommit: Engine | None = None
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = self._create()
+            engine = self._create()
+            if self.url.get_backend_name() == "sqlite":
+                configure_sqlite(engine)
+            self._engine = engine
         return self._engine
+
+    def writer(self) -> Engine:
+        """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
+        if self._writer is None:
+            self._writer = self.engine().execution_options(sessionary_write=True)
+        return self._writer
 
     def autocommit_engine(self) -> Engine:
         """A second pool whose connections stay in autocommit mode, for single statements.
@@ -50,6 +67,7 @@ class SyncDatabaseBackend:
         Fixing the mode once per connection, rather than switching it at each
         checkout, and skipping the rollback-on-return (there is never a
         transaction to end) saves a third of a statement's cost in SQLAlchemy.
+        No BEGIN at all, on SQLite either: one statement is atomic on its own.
         """
         if self._autocommit is None:
             self._autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
@@ -90,7 +108,7 @@ class SyncDatabaseBackend:
             if must_create:  # a new session: one INSERT is atomic on its own
                 self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
                 return
-            with self.engine().begin() as conn:
+            with self.writer().begin() as conn:
                 result = conn.execute(self.statements.replace, {"h": record.key_hash, **values})
                 if result.rowcount == 1:
                     return
@@ -112,7 +130,7 @@ class SyncDatabaseBackend:
                     return updated
                 base = None
             for _ in range(MAX_ATTEMPTS):
-                with self.engine().begin() as conn:
+                with self.writer().begin() as conn:
                     if base is None:
                         result = conn.execute(
                             s.load_for_update, {"h": key_hash, "now": self.clock()}
@@ -131,7 +149,7 @@ class SyncDatabaseBackend:
         raise StoreError(f"session update kept conflicting after {MAX_ATTEMPTS} attempts")
 
     def delete(self, key_hash: str) -> None:
-        with translate_errors(self.url), self.engine().begin() as conn:
+        with translate_errors(self.url), self.writer().begin() as conn:
             conn.execute(self.statements.delete, {"h": key_hash})
 
     def exists(self, key_hash: str) -> bool:
@@ -145,7 +163,7 @@ class SyncDatabaseBackend:
         now = self.clock()
         with translate_errors(self.url):
             while True:
-                with self.engine().begin() as conn:
+                with self.writer().begin() as conn:
                     result = conn.execute(s.expired_batch, {"now": now, "n": batch_size})
                     hashes = [row[0] for row in result]
                     if hashes:
@@ -170,21 +188,17 @@ class SyncDatabaseBackend:
             statement, params = s.revoke_all, {"u": user_id}
         else:
             statement, params = s.revoke_one, {"u": user_id, "h": target}
-        with translate_errors(self.url), self.engine().begin() as conn:
+        with translate_errors(self.url), self.writer().begin() as conn:
             result = conn.execute(statement, params)
             return int(result.rowcount)
 
     def migrate(self) -> None:
-        with translate_errors(self.url), self.engine().begin() as conn:
-            if self.url.get_backend_name() == "sqlite":
-                # WAL lets readers and a writer proceed together; it is a
-                # property of the file, so the schema step sets it once.
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        with translate_errors(self.url), self.writer().begin() as conn:
             self.statements.table.metadata.create_all(conn)
 
     def close(self) -> None:
         engines = [self._engine, self._autocommit]
-        self._engine = self._autocommit = None
+        self._engine = self._writer = self._autocommit = None
         for engine in engines:
             if engine is not None:
                 engine.dispose()

@@ -1,0 +1,185 @@
+"""Redis backend of ``RedisStore``, async (source of the generated sync twin)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis.asyncio as redis_module
+import redis.exceptions
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+
+from ..._clock import Clock
+from ...exceptions import SessionKeyExists, StoreError, StoreUnavailable
+from .._redis import (
+    APPLY,
+    SAVE,
+    apply_args,
+    pairs,
+    record_from_hash,
+    record_key,
+    save_args,
+    user_key,
+)
+from ..base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Re-raise redis-py's errors as sessionary's."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+    except redis.exceptions.RedisError as exc:
+        raise StoreError(f"redis error: {exc}") from exc
+
+
+# redis-py types its sync and async twins differently; these are used the same way.
+node_class: Any = ClusterNode
+sentinel_class: Any = Sentinel
+
+
+class AsyncRedisBackend:
+    """Runs the store's commands on a client created on first use."""
+
+    def __init__(self, target: dict[str, Any], clock: Clock, options: dict[str, Any]) -> None:
+        self.target = target
+        self.prefix: str = target["prefix"]
+        self.clock = clock
+        self.options = options
+        self._client: Any = None
+        self._sentinels: list[Any] = []
+        self._save: Any = None
+        self._apply: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            target, options = self.target, self.options
+            client: Any
+            if target["kind"] == "single":
+                client = redis_module.Redis.from_url(target["url"], **options)
+            elif target["kind"] == "cluster":
+                nodes = [node_class(host, port) for host, port in target["hosts"]]
+                client = RedisCluster(startup_nodes=nodes, password=target["password"], **options)
+            else:
+                sentinel = sentinel_class(
+                    target["hosts"],
+                    sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
+                    password=target["password"],
+                    **options,
+                )
+                client = sentinel.master_for(target["service"], db=target["db"])
+                self._sentinels = list(sentinel.sentinels)
+            self._save = client.register_script(SAVE)
+            self._apply = client.register_script(APPLY)
+            self._client = client
+        return self._client
+
+    async def load(self, key_hash: str) -> SessionRecord | None:
+        with translate_errors():
+            fields = await self.client().hgetall(record_key(self.prefix, key_hash))
+        if not fields:
+            return None
+        record = record_from_hash(key_hash, fields)
+        return record if record.is_live(self.clock()) else None
+
+    async def save(self, record: SessionRecord, *, must_create: bool) -> None:
+        key = record_key(self.prefix, record.key_hash)
+        with translate_errors():
+            client = self.client()
+            done = await self._save(keys=[key], args=save_args(record, must_create, self.clock()))
+            if not done:
+                raise SessionKeyExists("session key already exists")
+            if record.user_id is not None:
+                await client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
+
+    async def apply(
+        self, key_hash: str, change: Change, base: SessionRecord | None
+    ) -> SessionRecord | None:
+        key = record_key(self.prefix, key_hash)
+        with translate_errors():
+            client = self.client()
+            base_version = base.version if base is not None else -1
+            reply = await self._apply(
+                keys=[key], args=apply_args(change, self.clock(), base_version)
+            )
+            if reply is None:
+                return None
+            if change.set_user and change.user_id is not None:
+                await client.sadd(user_key(self.prefix, change.user_id), key_hash)
+        if len(reply) > 1 or base is None:
+            return record_from_hash(key_hash, pairs(reply))
+        # Our base was current: the merge is the change applied to it.
+        updated = apply_change(base, change)
+        updated.version = int(reply[0])
+        return updated
+
+    async def delete(self, key_hash: str) -> None:
+        key = record_key(self.prefix, key_hash)
+        with translate_errors():
+            client = self.client()
+            user_id = await client.hget(key, "_u")
+            await client.delete(key)
+            if user_id is not None:
+                user = user_id.decode() if isinstance(user_id, bytes) else user_id
+                await client.srem(user_key(self.prefix, user), key_hash)
+
+    async def exists(self, key_hash: str) -> bool:
+        return await self.load(key_hash) is not None
+
+    async def _members(self, user_id: str) -> list[str]:
+        members = await self.client().smembers(user_key(self.prefix, user_id))
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        infos = []
+        with translate_errors():
+            for key_hash in await self._members(user_id):
+                record = await self.load(key_hash)
+                if record is None or record.user_id != user_id:
+                    await self.client().srem(user_key(self.prefix, user_id), key_hash)
+                    continue
+                infos.append(SessionInfo.from_record(record))
+        return sorted(infos, key=lambda info: info.created)
+
+    async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
+        ended = 0
+        with translate_errors():
+            for info in await self.sessions_for(user_id):
+                if target not in (ALL, ALL_BUT_CURRENT) and info.session_id != target:
+                    continue
+                if target == ALL_BUT_CURRENT and info.session_id == keep:
+                    continue
+                await self.delete(info.session_id)
+                ended += 1
+        return ended
+
+    async def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
+        # Records expire by their TTL; what is left to clean is the per-user
+        # index, pruned of members whose record is gone.
+        pruned = 0
+        client = self.client()
+        with translate_errors():
+            async for index in client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size):
+                name = index.decode() if isinstance(index, bytes) else index
+                for key_hash in await client.smembers(name):
+                    member = key_hash.decode() if isinstance(key_hash, bytes) else key_hash
+                    if not await client.exists(record_key(self.prefix, member)):
+                        await client.srem(name, member)
+                        pruned += 1
+                        if progress is not None and pruned % batch_size == 0:
+                            progress(pruned)
+        if progress is not None and pruned % batch_size:
+            progress(pruned)
+        return pruned
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+        for sentinel in self._sentinels:
+            await sentinel.aclose()
+        self._sentinels = []

@@ -1,0 +1,183 @@
+"""The Redis side of ``RedisStore``, without I/O: layout, scripts, record codec.
+
+A session is one Redis hash at ``<prefix><key hash>``: its user data in
+fields ``d:<name>`` (each the JSON text of one value, never decoded in
+Redis), the framework's metadata in ``m:<name>``, and the record's own
+fields ``_c`` (created), ``_s`` (last seen), ``_e`` (expires), ``_u`` (user
+id) and ``_v`` (version). The hash carries a native TTL. Because values stay
+opaque strings, the apply script merges a change set field by field: no JSON
+is parsed in Lua, so nothing is re-encoded (cjson would round floats).
+
+A user's sessions are indexed in a set ``<prefix>user:<user id>`` of key
+hashes. The index is updated by separate commands, never inside the
+scripts, so every script touches one key and runs unchanged on Redis
+Cluster (where a session and its user's index live in different slots). The
+index is advisory: listing checks each member and prunes dead ones.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..exceptions import ConfigurationError, CorruptRecord
+from .base import Change, SessionRecord
+
+DEFAULT_PREFIX = "sessionary:"
+
+# KEYS[1] the record; ARGV[1] "1" = must create, ARGV[2] TTL in ms, then field/value pairs.
+SAVE = """
+if ARGV[1] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+redis.call("DEL", KEYS[1])
+redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS[1] the record; ARGV: TTL ms, clear flag, base version, #deletes, deletes...,
+# then field/value pairs. Returns false when the record is gone (never
+# resurrected); {version} when the caller's base was current (it can apply the
+# change locally); else the whole new hash, flattened.
+APPLY = """
+if redis.call("EXISTS", KEYS[1]) == 0 then return false end
+local before = tonumber(redis.call("HGET", KEYS[1], "_v"))
+if ARGV[2] == "1" then
+  for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
+    if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
+  end
+end
+local i = 4
+local n = tonumber(ARGV[i]); i = i + 1
+if n > 0 then redis.call("HDEL", KEYS[1], unpack(ARGV, i, i + n - 1)) end
+i = i + n
+if i <= #ARGV then redis.call("HSET", KEYS[1], unpack(ARGV, i)) end
+redis.call("PEXPIRE", KEYS[1], ARGV[1])
+local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
+if before == tonumber(ARGV[3]) then return {version} end
+return redis.call("HGETALL", KEYS[1])
+"""
+
+
+def record_key(prefix: str, key_hash: str) -> str:
+    return f"{prefix}{key_hash}"
+
+
+def user_key(prefix: str, user_id: str) -> str:
+    return f"{prefix}user:{user_id}"
+
+
+def ttl_ms(expires: float, now: float) -> int:
+    return max(1, int((expires - now) * 1000))
+
+
+def _meta_value(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]:
+    args: list[Any] = ["1" if must_create else "0", ttl_ms(record.expires, now)]
+    args += ["_c", repr(record.created), "_s", repr(record.last_seen)]
+    args += ["_e", repr(record.expires), "_v", record.version]
+    if record.user_id is not None:
+        args += ["_u", record.user_id]
+    for name, raw in record.data.items():
+        args += [f"d:{name}", raw]
+    for name, value in record.meta.items():
+        args += [f"m:{name}", _meta_value(value)]
+    return args
+
+
+def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
+    deletes = [f"d:{name}" for name in change.delete]
+    deletes += [f"m:{name}" for name, value in change.meta.items() if value is None]
+    if change.set_user and change.user_id is None:
+        deletes.append("_u")
+    sets: list[Any] = ["_s", repr(change.last_seen), "_e", repr(change.expires)]
+    if change.set_user and change.user_id is not None:
+        sets += ["_u", change.user_id]
+    for name, raw in change.set.items():
+        sets += [f"d:{name}", raw]
+    for name, value in change.meta.items():
+        if value is not None:
+            sets += [f"m:{name}", _meta_value(value)]
+    clear = "1" if change.clear else "0"
+    return [ttl_ms(change.expires, now), clear, base_version, len(deletes), *deletes, *sets]
+
+
+def pairs(reply: list[Any]) -> dict[Any, Any]:
+    """A flattened HGETALL reply (from a script) as a dict."""
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
+    """Decode an HGETALL reply (bytes or str) into a record."""
+    data: dict[str, str] = {}
+    meta: dict[str, Any] = {}
+    own: dict[str, str] = {}
+    try:
+        for raw_name, raw_value in fields.items():
+            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
+            value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
+            kind, name = name[:2], name[2:]
+            if kind == "d:":
+                data[name] = value
+            elif kind == "m:":
+                meta[name] = json.loads(value)
+            else:
+                own[kind + name] = value
+        return SessionRecord(
+            key_hash=key_hash,
+            data=data,
+            created=float(own["_c"]),
+            last_seen=float(own["_s"]),
+            expires=float(own["_e"]),
+            user_id=own.get("_u"),
+            version=int(own["_v"]),
+            meta=meta,
+        )
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
+
+
+def parse_url(url: str) -> dict[str, Any]:
+    """Split a store URL into what the client factories need.
+
+    ``redis://`` and ``rediss://`` pass through to redis-py;
+    ``redis+cluster://h:p[,h:p]`` and ``redis+sentinel://h:p[,h:p]/service[/db]``
+    are ours. ``?prefix=`` sets the key prefix.
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    prefix = query.pop("prefix", [DEFAULT_PREFIX])[-1]
+    scheme = parts.scheme.lower()
+    rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
+    if scheme in ("redis", "rediss"):
+        base = url.split("?", 1)[0]
+        return {"kind": "single", "url": base + (f"?{rest}" if rest else ""), "prefix": prefix}
+    hosts = []
+    for host in parts.netloc.rsplit("@", 1)[-1].split(","):
+        name, _, port = host.partition(":")
+        if not name:
+            raise ConfigurationError("store", f"no host in {url!r}")
+        try:
+            hosts.append((name, int(port or 6379)))
+        except ValueError:
+            raise ConfigurationError("store", f"bad port in {url!r}") from None
+    password = unquote(parts.password) if parts.password else None
+    if scheme == "redis+cluster":
+        return {"kind": "cluster", "hosts": hosts, "password": password, "prefix": prefix}
+    if scheme == "redis+sentinel":
+        path = [p for p in parts.path.split("/") if p]
+        if not path:
+            raise ConfigurationError("store", f"{url!r} names no sentinel service (…/mymaster)")
+        db = int(path[1]) if len(path) > 1 else 0
+        return {
+            "kind": "sentinel",
+            "hosts": hosts,
+            "service": path[0],
+            "db": db,
+            "password": password,
+            "prefix": prefix,
+        }
+    raise ConfigurationError("store", f"unknown Redis scheme {scheme!r}")

@@ -1,0 +1,65 @@
+"""``RedisStore``: Redis, Redis Cluster or Sentinel, with native TTLs.
+
+``redis://host:port/db`` and ``rediss://`` (TLS) name one server;
+``redis+cluster://h:p,h:p`` a cluster (any of its nodes);
+``redis+sentinel://h:p,h:p/service/db`` the master Sentinel names.
+``?prefix=`` sets the key prefix (default ``sessionary:``). Loads are one
+``HGETALL``; saves one ``EVALSHA`` that applies the request's change set
+atomically (see ``_redis.py`` for the layout and scripts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._clock import Clock
+from ..exceptions import MissingDependency
+from ._composed import ComposedStore
+from ._redis import parse_url
+
+try:
+    from ._async.redis import AsyncRedisBackend
+    from ._sync.redis import SyncRedisBackend
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependency("RedisStore (redis-py)", "redis") from exc
+
+__all__ = ["RedisStore"]
+
+
+class RedisStore(ComposedStore):
+    """Sessions as Redis hashes with native expiry.
+
+    ``socket_timeout`` and ``socket_connect_timeout`` (seconds) bound every
+    command so a dead server cannot hang a worker; ``client_options`` go to
+    redis-py's client constructor.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        socket_timeout: float = 2.0,
+        socket_connect_timeout: float = 2.0,
+        client_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.url = url
+        target = parse_url(url)
+        self.prefix = target["prefix"]
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_connect_timeout,
+            **(client_options or {}),
+        }
+        if target["kind"] == "single":
+            options.setdefault("health_check_interval", 30)
+        self._async = AsyncRedisBackend(target, self._now, options)
+        self._sync = SyncRedisBackend(target, self._now, options)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStore:
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url.split('@')[-1]!r})"
