@@ -66,7 +66,7 @@ def _postgresql(ns: str, tmp: Path) -> tuple[Any, Callable[[], None]]:
 
 def _redis(ns: str, tmp: Path) -> tuple[Any, Callable[[], None]]:
     require_server("redis")
-    store = _store_class("RedisStore")(REDIS_URL, prefix=f"{ns}:")
+    store = _store_class("RedisStore")(f"{REDIS_URL}?prefix={ns}:")
     return store, lambda: _delete_redis_prefix(f"{ns}:")
 
 
@@ -81,7 +81,7 @@ def _cached(ns: str, tmp: Path) -> tuple[Any, Callable[[], None]]:
     require_server("redis")
     cls = _store_class("CachedDatabaseStore")
     database = _store_class("DatabaseStore")(PG_DSN, table=ns)
-    cache = _store_class("RedisStore")(REDIS_URL, prefix=f"{ns}:")
+    cache = _store_class("RedisStore")(f"{REDIS_URL}?prefix={ns}:")
 
     def cleanup() -> None:
         _drop_pg_table(ns)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import PG_DSN, Unavailable, require, require_server
+from .common import PG_DSN, REDIS_URL, Unavailable, require, require_server
 from .ours import _drop_pg_table, _store_class
 
 SCALE_STORES = ("sqlite", "postgresql", "redis")
@@ -59,15 +59,25 @@ def _postgresql(ns: str, tmp: Path, count: int) -> tuple[Any, Callable[[], None]
 
 
 def _redis(ns: str, tmp: Path, count: int) -> tuple[Any, Callable[[], None]]:
+    """Records expire by their TTL in Redis: what is dead is the per-user index's
+    entries for them, which ``clear_expired`` prunes (1,000 users here)."""
     require("redis")
     require_server("redis")
+    import redis
+
     from .ours import STORES
 
     store, cleanup = STORES["redis"](ns, tmp)
-    fill = getattr(store, "_bench_fill_dead", None)
-    if fill is None:
-        raise Unavailable("store not available yet (RedisStore dead-record layout)")
-    fill(count)
+    from sessionary.stores._redis import user_key
+
+    client = redis.Redis.from_url(REDIS_URL)
+    pipe = client.pipeline(transaction=False)
+    for i in range(count):
+        pipe.sadd(user_key(f"{ns}:", str(i % 1000)), f"{i:064x}")
+        if i % 10_000 == 9_999:
+            pipe.execute()
+    pipe.execute()
+    client.close()
     return store, cleanup
 
 
