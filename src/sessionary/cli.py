@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .bench import register as register_bench
 from .config import DEFAULT_STORE_URL
 from .demo import register as register_demo
 from .exceptions import SessionError
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands that live in their own modules register here (demo, sessions, bench).
 _EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     register_demo,
+    register_bench,
 ]
 
 

@@ -10,6 +10,7 @@ statements of ``_sql.py``. The table is created by ``migrate()``
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .._clock import Clock
@@ -45,8 +46,12 @@ class DatabaseStore(Store):
         self.table = statements.table
         options = _engine_options(sync_url.get_backend_name(), connect_timeout)
         options.update(engine_options or {})
-        self._async = AsyncDatabaseBackend(async_url, statements, self._now, options)
         self._sync = SyncDatabaseBackend(sync_url, statements, self._now, options)
+        self._async: AsyncDatabaseBackend | _InThread
+        if sync_url.get_backend_name() == "sqlite" and "+" not in url.split("://", 1)[0]:
+            self._async = _InThread(self._sync)
+        else:
+            self._async = AsyncDatabaseBackend(async_url, statements, self._now, options)
 
     def _now(self) -> float:
         return self.clock()
@@ -141,6 +146,52 @@ class DatabaseStore(Store):
         self._sync.close()
 
 
+class _InThread:
+    """SQLite's async path: each operation of the sync backend, in a worker thread.
+
+    Through SQLAlchemy, aiosqlite hops to its own thread for every cursor call
+    (several a statement); one hop an operation costs half as much a cycle
+    (benchmarks/RESULTS.md), and SQLite has no network to wait on. The event
+    loop never blocks. A URL that names its driver (``sqlite+aiosqlite://``)
+    keeps the async engine.
+    """
+
+    def __init__(self, backend: SyncDatabaseBackend) -> None:
+        self._backend = backend
+
+    async def load(self, key_hash: str) -> SessionRecord | None:
+        return await asyncio.to_thread(self._backend.load, key_hash)
+
+    async def save(self, record: SessionRecord, *, must_create: bool) -> None:
+        await asyncio.to_thread(self._backend.save, record, must_create=must_create)
+
+    async def apply(
+        self, key_hash: str, change: Change, base: SessionRecord | None
+    ) -> SessionRecord | None:
+        return await asyncio.to_thread(self._backend.apply, key_hash, change, base)
+
+    async def delete(self, key_hash: str) -> None:
+        await asyncio.to_thread(self._backend.delete, key_hash)
+
+    async def exists(self, key_hash: str) -> bool:
+        return await asyncio.to_thread(self._backend.exists, key_hash)
+
+    async def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
+        return await asyncio.to_thread(self._backend.clear_expired, batch_size, progress)
+
+    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
+        return await asyncio.to_thread(self._backend.sessions_for, user_id)
+
+    async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
+        return await asyncio.to_thread(self._backend.revoke, user_id, target, keep)
+
+    async def migrate(self) -> None:
+        await asyncio.to_thread(self._backend.migrate)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._backend.close)
+
+
 def _keep(current: str | None) -> str | None:
     return hash_key(current) if current is not None else None
 
@@ -149,8 +200,15 @@ def _engine_options(backend: str, connect_timeout: float) -> dict[str, Any]:
     if backend == "sqlite":
         # How long a writer waits for SQLite's lock before failing.
         return {"connect_args": {"timeout": max(connect_timeout, 5.0)}}
+    # No pool_pre_ping: it costs every request a round trip. A pooled connection
+    # found dead is replaced by the backend's single-statement path instead.
+    # A fixed pool with no overflow: under more concurrent requests than
+    # connections, a request waits a moment for one rather than opening (and
+    # then closing) an extra one, which costs far more. At 32 concurrent
+    # tasks, SQLAlchemy's default (5 + 10 overflow) ran 2.5x slower.
     return {
-        "pool_pre_ping": True,  # a restarted server is reconnected to, not an error
+        "pool_size": 10,
+        "max_overflow": 0,
         "pool_timeout": connect_timeout,
         "connect_args": {"connect_timeout": int(max(1, connect_timeout))},
     }

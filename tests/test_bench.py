@@ -1,0 +1,45 @@
+"""``sessionary bench`` runs its harness and writes the figures it promises (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sessionary.cli import main
+
+
+def test_bench_writes_verified_results_for_two_stores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "--quick", "--count", "5", "--runs", "1", "--out", str(out)]
+    argv += ["--store", "memory", "--store", "sqlite", "--only", "raw", "--only", "ours"]
+    argv += ["--only", "scale"]
+
+    assert main(argv) == 0
+
+    report = json.loads((out / "results.json").read_text())
+    cases = {case["name"]: case for case in report["cases"]}
+    assert {"raw/sqlite/sync", "ours/sqlite/sync", "ours/sqlite/async x32"} <= set(cases)
+    assert {case["store"] for case in cases.values()} == {"memory", "sqlite"}
+    for case in cases.values():
+        assert case["status"] == "ok", case
+        assert case["verified"] is True
+        assert len(case["runs_cycles_per_s"]) == 1
+        assert case["cycles_per_s"] > 0
+        assert case["p99_us"] >= case["p50_us"] > 0
+        assert case["x_raw"] > 0
+    assert cases["raw/sqlite/sync"]["x_raw"] == 1.0
+    assert cases["ours/sqlite/async x32"]["concurrency"] == 32
+    assert [(s["store"], s["status"]) for s in report["scale"]] == [("sqlite", "ok")] * 2
+    assert all(s["removed"] == s["records"] and s["peak_kib"] > 0 for s in report["scale"])
+    assert report["versions"]["sessionary"]
+    assert report["machine"]["cores"]
+
+    markdown = (out / "results.md").read_text()
+    assert "### SQLite" in markdown
+    assert "**sessionary** (sync)" in markdown
+    assert re.search(r"\[\s*1/\d+\] ", capsys.readouterr().err)  # progress was shown
