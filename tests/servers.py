@@ -158,3 +158,44 @@ def memcached_pair() -> str:
             _wait(port)
         PORTS["memcached"] = ports
     return "memcached://" + ",".join(f"127.0.0.1:{p}" for p in PORTS["memcached"])
+
+
+class Killable:
+    """A server of our own that a test may kill and start again on the same port."""
+
+    def __init__(self, *command: str) -> None:
+        self.command = list(command)
+        self.port = _free_port()
+        self.workdir = _tmpdir()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [a.format(port=self.port, dir=self.workdir) for a in self.command]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _processes.append(self.process)
+        _wait(self.port)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(5)
+            for _ in range(100):
+                if not _listening(self.port):
+                    return
+                time.sleep(0.05)
+
+
+def killable_redis() -> Killable:
+    """A Redis that writes every change to its append-only file (survives a kill)."""
+    server = Killable(
+        _need("redis-server"), "--port", "{port}", "--bind", "127.0.0.1", "--dir", "{dir}",
+        "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+    )  # fmt: skip
+    server.start()
+    return server
+
+
+def killable_memcached() -> Killable:
+    server = Killable(_need("memcached"), "-u", "root", "-l", "127.0.0.1", "-p", "{port}")
+    server.start()
+    return server

@@ -91,6 +91,27 @@ class _SyncDriver:
         self._clients.clear()
 
 
+class _Client(aiomcache.Client):  # type: ignore[misc]
+    """aiomcache's client, minus its busy loop when the server closes the socket.
+
+    aiomcache 0.8 reads a reply with ``while not line.endswith(b"\\r\\n")``; at EOF
+    ``readline`` returns ``b""`` without suspending, so a memcached that dies
+    mid-command pins the event loop forever and no timeout can fire. An empty
+    read here is a dropped connection, raised as one.
+    """
+
+    async def _execute_simple_command(self, conn: Any, raw_command: bytes) -> bytes:
+        conn.writer.write(raw_command)
+        await conn.writer.drain()
+        response = bytearray()
+        while not response.endswith(b"\r\n"):
+            line = await conn.reader.readline()
+            if not line:
+                raise ConnectionResetError("memcached closed the connection")
+            response.extend(line)
+        return bytes(response[:-2])
+
+
 class _AsyncDriver:
     def __init__(self, logic: Logic, router: Router, timeout: float) -> None:
         self.logic = logic
@@ -103,7 +124,7 @@ class _AsyncDriver:
         client = self._clients.get(name)
         if client is None:
             host, _, port = name.rpartition(":")
-            client = aiomcache.Client(host, int(port), pool_size=8)
+            client = _Client(host, int(port), pool_size=8)
             self._clients[name] = client
         return client
 
