@@ -91,7 +91,7 @@ class _SyncDriver:
         self._clients.clear()
 
 
-class _Client(aiomcache.Client):  # type: ignore[misc]
+class _Client(aiomcache.Client):
     """aiomcache's client, minus its busy loop when the server closes the socket.
 
     aiomcache 0.8 reads a reply with ``while not line.endswith(b"\\r\\n")``; at EOF
