@@ -49,3 +49,22 @@ def test_the_readme_has_samples() -> None:
 def test_no_sample_is_fenced_to_escape_the_run() -> None:
     for path in markdown_files():
         assert "```py\n" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_guarantees_name_tests_that_exist() -> None:
+    # "`tests/test_x.py::test_a`, `::test_b`": each named file and test must exist.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    named = 0
+    for cell in re.findall(r"^\|[^|]+\|(.+)\|$", section, re.MULTILINE):
+        current: Path | None = None
+        for ref in re.findall(r"`((?:tests/[\w/]+\.py)?(?:::\w+)?)`", cell):
+            path, _, test = ref.partition("::")
+            if path:
+                current = ROOT / path
+                assert current.is_file(), ref
+            if test:
+                assert current is not None, ref
+                assert re.search(rf"def {test}\(", current.read_text()), ref
+                named += 1
+    assert named >= 15

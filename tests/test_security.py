@@ -128,3 +128,27 @@ async def test_password_change_ends_other_sessions(clock: FakeClock) -> None:
     fresh = Session(config, laptop.session_key)
     await fresh.load()
     assert auth.get_user_id(fresh, auth_hash="argon2$new") == "dave"
+
+
+def test_signatures_are_checked_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Timing is noise on a shared machine, so the test checks the mechanism:
+    # every comparison of a client's MAC goes through hmac.compare_digest, once
+    # per key (old and current), whether or not an earlier key matched.
+    from sessionary import signing
+
+    calls: list[tuple[bytes, bytes]] = []
+    real = signing.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(signing.hmac, "compare_digest", spy)
+    signer = signing.Signer(["current-secret-key", "old-secret-key"])
+    signed = signer.sign("value")
+    assert signer.unsign(signed) == "value"
+    assert len(calls) == 2  # the current key matched first; the old one was still tried
+    calls.clear()
+    with pytest.raises(signing.BadSignature):
+        signer.unsign(signed[:-1] + ("A" if signed[-1] != "A" else "B"))
+    assert len(calls) == 2
