@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 class TcpProxy:
@@ -82,3 +84,21 @@ class TcpProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+def outage_app(break_store: Callable[[], None]) -> Any:
+    """An ASGI app over ``scope["session"]``: ``/write`` counts, ``/break-then-write``
+    takes the store down while the request is in flight and then writes."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        session = scope["session"]
+        if scope["path"] == "/break-then-write":
+            break_store()
+            session["lost"] = "write"
+        elif scope["path"] == "/write":
+            session["n"] = session.get("n", 0) + 1
+        body = repr(dict(session.items())).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sessionary import Session, SessionConfig, SessionMiddleware, StoreUnavailable
 from sessionary.stores.database import DatabaseStore
 
-from .faults import TcpProxy
+from .faults import TcpProxy, outage_app
 from .store_registry import require_server
 
 
@@ -46,24 +46,9 @@ async def pg_store(proxy: TcpProxy) -> AsyncIterator[DatabaseStore]:
     direct.dispose()
 
 
-def make_app(proxy: TcpProxy) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        session = scope["session"]
-        if scope["path"] == "/cut-then-write":
-            proxy.cut()  # the database dies while the request is in flight
-            session["lost"] = "write"
-        elif scope["path"] == "/write":
-            session["n"] = session.get("n", 0) + 1
-        body = repr(dict(session.items())).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
-
-
 def client(store: DatabaseStore, proxy: TcpProxy, **options: Any) -> httpx.AsyncClient:
     config = SessionConfig(store=store, **options)
-    transport = httpx.ASGITransport(SessionMiddleware(make_app(proxy), config))
+    transport = httpx.ASGITransport(SessionMiddleware(outage_app(proxy.cut), config))
     return httpx.AsyncClient(transport=transport, base_url="http://t")
 
 
@@ -89,7 +74,7 @@ async def test_store_dying_mid_request_loses_no_committed_data(
     async with client(pg_store, proxy) as c:
         key = (await c.get("/write")).cookies["sessionid"]
         cookie = {"cookie": f"sessionid={key}"}
-        response = await c.get("/cut-then-write", headers=cookie)
+        response = await c.get("/break-then-write", headers=cookie)
         assert response.status_code == 503
         assert "set-cookie" not in response.headers
         proxy.restore()

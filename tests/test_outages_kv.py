@@ -4,7 +4,6 @@ back on the same port, the store reconnects without a restart."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 
@@ -12,31 +11,17 @@ from sessionary import SessionConfig, SessionMiddleware
 from sessionary.stores import from_url
 from sessionary.stores.base import Store
 
+from .faults import outage_app
 from .servers import Killable, killable_memcached, killable_redis
-
-
-def make_app(server: Killable) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        session = scope["session"]
-        if scope["path"] == "/kill-then-write":
-            server.kill()  # the server dies while the request is in flight
-            session["lost"] = "write"
-        elif scope["path"] == "/write":
-            session["n"] = session.get("n", 0) + 1
-        body = repr(dict(session.items())).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
 
 
 async def _outage(store: Store, server: Killable, survives_restart: bool) -> None:
     config = SessionConfig(store=store)
-    transport = httpx.ASGITransport(SessionMiddleware(make_app(server), config))
+    transport = httpx.ASGITransport(SessionMiddleware(outage_app(server.kill), config))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         key = (await c.get("/write")).cookies["sessionid"]
         cookie = {"cookie": f"sessionid={key}"}
-        died = await c.get("/kill-then-write", headers=cookie)
+        died = await c.get("/break-then-write", headers=cookie)
         assert died.status_code == 503
         assert "set-cookie" not in died.headers
         down = await c.get("/write", headers=cookie)
