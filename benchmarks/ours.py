@@ -72,7 +72,7 @@ def _redis(ns: str, tmp: Path) -> tuple[Any, Callable[[], None]]:
 
 def _memcached(ns: str, tmp: Path) -> tuple[Any, Callable[[], None]]:
     require_server("memcached")
-    store = _store_class("MemcachedStore")("memcached://127.0.0.1:11211", prefix=f"{ns}:")
+    store = _store_class("MemcachedStore")(f"memcached://127.0.0.1:11211?prefix={ns}:")
     return store, lambda: None
 
 

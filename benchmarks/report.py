@@ -195,15 +195,19 @@ def write_charts(report: dict[str, Any], out: Path) -> list[str]:
             s: [r for r in _store_rows(report, s) if r.get("status") == "ok" and r.get(field)]
             for s in stores
         }
+        # A partial run (say --only ours) has no ratios for some stores: chart the rest.
+        rows_by_store = {s: rows for s, rows in rows_by_store.items() if rows}
+        if not rows_by_store:
+            continue
         height = sum(len(rows) + 1.5 for rows in rows_by_store.values()) * 0.28 + 1
         fig, axes = plt.subplots(
-            len(stores),
+            len(rows_by_store),
             1,
             figsize=(9, height),
             squeeze=False,
-            gridspec_kw={"height_ratios": [len(rows_by_store[s]) + 0.5 for s in stores]},
+            gridspec_kw={"height_ratios": [len(rows) + 0.5 for rows in rows_by_store.values()]},
         )
-        for ax, store in zip(axes[:, 0], stores, strict=True):
+        for ax, store in zip(axes[:, 0], rows_by_store, strict=True):
             rows = rows_by_store[store][::-1]
             values = [r[field] for r in rows]
             ax.barh(range(len(rows)), values, color=[colours[r["kind"]] for r in rows], height=0.7)
