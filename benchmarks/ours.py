@@ -147,19 +147,20 @@ class Ours(Case):
 
     def _token(self, session: Any) -> str:
         # What the cookie carries: the key, or for the cookie store the sealed record.
-        return session._cookie if self.store.client_side else session.session_key  # type: ignore[no-any-return]
+        return session.carried if self.store.client_side else session.session_key  # type: ignore[no-any-return]
 
-    def _opened(self, record: Any) -> Any:
+    def _opened(self, carried: str, record: Any) -> Any:
         """The session the middleware opens over a cookie store's record."""
         from sessionary import Session
 
-        return Session(self.config, record.meta["sid"] if record else None, record=record)
+        key = self.store.key_from(carried, record) if record else None
+        return Session(self.config, key, record=record)
 
     def cycle(self, i: int) -> Any:
         from sessionary import Session
 
         if self.store.client_side:
-            session = self._opened(self.store.load_sync(self.keys[i]))
+            session = self._opened(self.keys[i], self.store.load_sync(self.keys[i]))
         else:
             session = Session(self.config, self.keys[i])
             session.load_sync()
@@ -196,7 +197,7 @@ class OursAsync(Ours):
         from sessionary import Session
 
         if self.store.client_side:
-            session = self._opened(await self.store.load(self.keys[i]))
+            session = self._opened(self.keys[i], await self.store.load(self.keys[i]))
         else:
             session = Session(self.config, self.keys[i])
             await session.load()

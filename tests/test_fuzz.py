@@ -237,7 +237,7 @@ cookie_config = SessionConfig(store=CookieStore(), secret_key=SECRET)
 _sealed = Session(cookie_config)
 _sealed["seed"] = 1
 _sealed.save_sync()
-SEALED = _sealed._cookie or ""
+SEALED = _sealed.carried or ""
 sealed_headers = st.one_of(
     raw_headers,
     st.just(f"sessionid={SEALED}".encode()),

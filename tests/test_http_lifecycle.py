@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
+
 from sessionary._keys import hash_key
 from sessionary.stores.base import Store
 
+from .apps import AppCrashed
 from .conftest import Client, FakeClock
 
 KEY_RE = re.compile(r"sessionid=([a-z0-9]{32});")
@@ -226,3 +229,42 @@ async def test_partitioned_and_priority_attributes(make_client: Callable[..., Cl
     assert cookie is not None
     assert "; Partitioned" in cookie
     assert "; Priority=High" in cookie
+
+
+async def test_a_crash_after_flush_still_ends_the_old_record(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=flush")
+    assert await store.load(old) is None
+    # The visitor still holds the old cookie (no response carried the
+    # deletion), but it opens nothing.
+    assert (await client.get("/get?a=&crashed=")).json() == {"a": None, "crashed": None}
+
+
+async def test_a_crash_after_cycle_key_ends_the_old_record_and_saves_nothing_new(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=cycle")
+    assert await store.load(old) is None
+    assert (await client.get("/get?a=")).json() == {"a": None}
+
+
+async def test_a_crash_saves_none_of_the_requests_other_changes(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=nothing")
+    record = await store.load(client.cookies["sessionid"])
+    assert record is not None
+    assert "crashed" not in record.data
+    assert (await client.get("/get?a=&crashed=")).json() == {"a": "1", "crashed": None}

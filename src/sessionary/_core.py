@@ -1,8 +1,7 @@
-"""The request lifecycle without I/O: key in -> session -> headers out.
+"""Sans-I/O decisions: what the client carried in -> session -> headers out.
 
-Both middlewares (``asgi.py`` and ``wsgi.py``) are thin edges over these
-functions; every rule about when a cookie is set, re-sent or deleted lives
-here, once.
+The request lifecycle (``_lifecycle.py``) calls these; every rule about when a
+cookie is set, re-sent or deleted lives here, once.
 """
 
 from __future__ import annotations
@@ -104,18 +103,19 @@ def open_session(
     from .session import Session
 
     cls = session_class or Session
-    now = config.store.clock()
+    now = config.now()
     if record is not None and not _within_timeouts(config, record, now):
         record = None
-    if record is None:
+    if record is None or incoming.key is None:
         return cls(config, None, client=incoming.client)
-    if config.store.client_side:
-        # The cookie holds the sealed record; the session's key travels inside it.
-        session = cls(config, record.meta["sid"], record=record, client=incoming.client)
-        if record.version == 0:
-            session._modified = True  # opened with a fallback secret: re-seal now
-        return session
-    return cls(config, incoming.key, record=record, client=incoming.client)
+    store = config.store
+    # The client carries the key, or (a client-side store) the sealed record
+    # with the key inside.
+    key = store.key_from(incoming.key, record)
+    session = cls(config, key, record=record, client=incoming.client)
+    if store.needs_reissue(record):
+        session.require_save()
+    return session
 
 
 def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -> bool:
@@ -144,20 +144,18 @@ def response_headers(
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
-    if session._saved and session.session_key is not None:
+    if session.was_saved and session.session_key is not None:
         max_age = expires = None
         if not session.get_expire_at_browser_close():
-            now = config.store.clock()
-            record = session._record
-            age = session._expiry_age(now) if record is None else record.expires - now
-            max_age = max(0, round(age))
+            now = config.now()
+            max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
         headers.append(
             (
                 "set-cookie",
                 format_set_cookie(
                     config.cookie_name,
-                    session._cookie if session._cookie is not None else session.session_key,
+                    session.carried or session.session_key,
                     max_age=max_age,
                     expires=expires,
                     **cookie_attributes(config),
@@ -181,9 +179,8 @@ def _token_headers(
     if session.is_empty():
         if incoming.had_cookie:
             headers.append((config.header_name.lower(), ""))
-    elif session._saved and session.session_key != incoming.key:
-        value = session._cookie if session._cookie is not None else session.session_key
-        headers.append((config.header_name.lower(), value or ""))
+    elif session.was_saved and session.session_key != incoming.key:
+        headers.append((config.header_name.lower(), session.carried or session.session_key or ""))
     return headers
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from ._clock import Clock
     from .events import EventHook
     from .stores.base import Store
 
@@ -66,6 +67,12 @@ class SessionConfig:
     max_session_bytes: int = 1_048_576
     on_store_error: OnStoreError = "fail"
     event_hooks: Sequence[EventHook] = ()
+    clock: Clock | None = None
+    """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
+
+    ``None`` reads the store's clock, so a test that sets ``store.clock``
+    moves both the records and the sessions.
+    """
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -76,8 +83,13 @@ class SessionConfig:
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
-        if self.store.client_side:
-            self.store.bind(self)
+        # A client-side store takes its secrets from this config, in a copy:
+        # one store object may back several configs.
+        set_(self, "store", self.store.for_config(self))
+
+    def now(self) -> float:
+        """The current time in epoch seconds, by this config's clock."""
+        return (self.clock or self.store.clock)()
 
     def _validate(self) -> None:
         secrets_ = [("secret_key", self.secret_key)] + [
@@ -88,7 +100,7 @@ class SessionConfig:
                 raise ConfigurationError(
                     name, f"is too short: use at least {MIN_SECRET_LENGTH} random characters"
                 )
-        if getattr(self.store, "requires_secret", False) and not self.secret_key:
+        if self.store.requires_secret and not self.secret_key:
             raise ConfigurationError(
                 "secret_key", f"{type(self.store).__name__} signs its data and needs a secret_key"
             )
@@ -175,7 +187,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name in ("store", "event_hooks"):
+            if f.name in ("store", "event_hooks", "clock"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:
