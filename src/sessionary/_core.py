@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from email.utils import formatdate
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from ._keys import is_valid_key
-from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
+from .cookies import parse_cookie
 from .events import emit
 
 if TYPE_CHECKING:
@@ -135,12 +136,7 @@ def response_headers(
     headers: list[tuple[str, str]] = []
     if session.is_empty() and incoming.had_cookie:
         headers.append(("vary", "Cookie"))
-        headers.append(
-            (
-                "set-cookie",
-                format_delete_cookie(config.cookie_name, **cookie_attributes(config)),
-            )
-        )
+        headers.append(("set-cookie", session_cookie(config, '""', 0, _EPOCH)))
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
@@ -150,18 +146,8 @@ def response_headers(
             now = config.now()
             max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
-        headers.append(
-            (
-                "set-cookie",
-                format_set_cookie(
-                    config.cookie_name,
-                    session.carried or session.session_key,
-                    max_age=max_age,
-                    expires=expires,
-                    **cookie_attributes(config),
-                ),
-            )
-        )
+        value = session.carried or session.session_key
+        headers.append(("set-cookie", session_cookie(config, value, max_age, expires)))
     return headers
 
 
@@ -184,17 +170,39 @@ def _token_headers(
     return headers
 
 
-def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
-    """The configured cookie attributes, as ``format_set_cookie`` takes them."""
-    return {
-        "path": config.cookie_path,
-        "domain": config.cookie_domain,
-        "secure": config.cookie_secure,
-        "httponly": config.cookie_httponly,
-        "samesite": config.cookie_samesite,
-        "partitioned": config.cookie_partitioned,
-        "priority": config.cookie_priority,
-    }
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def session_cookie(
+    config: SessionConfig, value: str, max_age: int | None, expires: float | str | None
+) -> str:
+    """The session's ``Set-Cookie`` value, spelled as Starlette spells it.
+
+    Attribute names are case-insensitive (RFC 6265 section 5.2), but tests
+    written for Starlette's ``SessionMiddleware`` match its spelling
+    (``path=``, ``domain=``, ``partitioned``, ``Max-Age=`` followed by more
+    attributes); a drop-in keeps it.
+    """
+    parts = [f"{config.cookie_name}={value}", f"path={config.cookie_path}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if expires is not None:
+        parts.append(
+            f"expires={expires if isinstance(expires, str) else formatdate(expires, usegmt=True)}"
+        )
+    if config.cookie_domain:
+        parts.append(f"domain={config.cookie_domain}")
+    if config.cookie_secure:
+        parts.append("secure")
+    if config.cookie_httponly:
+        parts.append("httponly")
+    if config.cookie_samesite:
+        parts.append(f"samesite={config.cookie_samesite}")
+    if config.cookie_partitioned:
+        parts.append("partitioned")
+    if config.cookie_priority:
+        parts.append(f"priority={config.cookie_priority}")
+    return "; ".join(parts)
 
 
 def merge_vary(existing: str | None, field: str = "Cookie") -> str:

@@ -21,7 +21,9 @@ Each operation says what it returns when sent back into the steps:
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,7 +32,18 @@ from .events import EventHook, EventKind, emit
 from .exceptions import SessionKeyExists, StoreError
 from .stores.base import Change, SessionRecord, Store
 
-__all__ = ["Applied", "Apply", "Create", "Delete", "Load", "Op", "Steps", "run_async", "run_sync"]
+__all__ = [
+    "Applied",
+    "Apply",
+    "Create",
+    "Delete",
+    "Load",
+    "Op",
+    "Steps",
+    "migrate_on_first_use",
+    "run_async",
+    "run_sync",
+]
 
 T = TypeVar("T")
 
@@ -80,8 +93,46 @@ Steps = Generator[Op, Any, T]
 """Steps that yield operations and finally return a ``T``."""
 
 
+# Stores whose schema is created the first time a runner uses them (the
+# embedded SQLite default: zero configuration). Once per process, not per request.
+_UNMIGRATED: weakref.WeakSet[Store] = weakref.WeakSet()
+_MIGRATING = threading.Lock()
+
+
+def migrate_on_first_use(store: Store) -> Store:
+    """Have the runners create ``store``'s schema before they first use it."""
+    _UNMIGRATED.add(store)
+    return store
+
+
+# A failed migration (a read-only directory, a locked file) is left for the
+# next request to retry; meanwhile the operations themselves fail and the
+# lifecycle's store-error policy answers.
+
+
+def _migrate_sync(store: Store) -> None:
+    with _MIGRATING:
+        if store in _UNMIGRATED:
+            try:
+                store.migrate_sync()
+            except StoreError:
+                return
+            _UNMIGRATED.discard(store)
+
+
+async def _migrate_async(store: Store) -> None:
+    try:
+        # Safe to run twice if two first requests race: migrate is idempotent.
+        await store.migrate()
+    except StoreError:
+        return
+    _UNMIGRATED.discard(store)
+
+
 async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> T:
     """Run ``steps`` against the async store API and return what they return."""
+    if _UNMIGRATED and store in _UNMIGRATED:
+        await _migrate_async(store)
     result: Any = None
     error: StoreError | None = None
     while True:
@@ -113,6 +164,8 @@ async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = 
 
 def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> T:
     """Run ``steps`` against the sync store API and return what they return."""
+    if _UNMIGRATED and store in _UNMIGRATED:
+        _migrate_sync(store)
     result: Any = None
     error: StoreError | None = None
     while True:

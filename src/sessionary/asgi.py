@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from . import _core, _lifecycle
-from .config import SessionConfig
+from .config import SessionConfig, from_starlette_options
 
 __all__ = ["SessionMiddleware"]
 
@@ -29,9 +29,18 @@ class SessionMiddleware:
     def __init__(
         self, app: ASGIApp, /, config: SessionConfig | None = None, **options: Any
     ) -> None:
-        """``config`` holds every setting; ``options`` build one when it is omitted."""
+        """``config`` holds every setting; without it, ``options`` build one.
+
+        ``options`` speak Starlette's dialect, so that this class replaces
+        Starlette's ``SessionMiddleware`` unchanged: its keyword arguments
+        (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
+        ``same_site``, ``https_only``, ``domain``, ``partitioned``) and its
+        cookie name ``session``, beside any :class:`SessionConfig` field.
+        """
+        if config is not None and options:
+            raise TypeError(f"pass either a config or options, not both ({', '.join(options)})")
         self.app = app
-        self.config = config if config is not None else SessionConfig(**options)
+        self.config = config if config is not None else from_starlette_options(options)
         self.store = self.config.store
         self._token_header = self.config.header_name.lower().encode("latin-1")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -27,12 +28,15 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_logger = logging.getLogger("sessionary")
 
 
 def _default_store() -> Store:
+    from ._ops import migrate_on_first_use
     from .stores import from_url
 
-    return from_url(DEFAULT_STORE_URL)
+    # Zero configuration: the embedded default creates its table on first use.
+    return migrate_on_first_use(from_url(DEFAULT_STORE_URL))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -140,7 +144,13 @@ class SessionConfig:
                     "cookie_priority", f"{self.cookie_priority!r} is not 'Low', 'Medium' or 'High'"
                 )
             object.__setattr__(self, "cookie_priority", priority)
-        _positive_int("cookie_age", self.cookie_age)
+        if isinstance(self.cookie_age, bool) or not isinstance(self.cookie_age, int):
+            raise ConfigurationError(
+                "cookie_age", f"must be whole seconds, got {self.cookie_age!r}"
+            )
+        if self.cookie_age < 0:
+            # 0 is a cookie the browser drops at once (Starlette's max_age=0).
+            raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
         for name in ("idle_timeout", "absolute_timeout"):
             value = getattr(self, name)
@@ -212,6 +222,66 @@ _OPTIONAL = {
     "idle_timeout",
     "absolute_timeout",
 }
+
+
+# Starlette's SessionMiddleware keyword -> SessionConfig field.
+STARLETTE_ALIASES = {
+    "session_cookie": "cookie_name",
+    "max_age": "cookie_age",
+    "path": "cookie_path",
+    "same_site": "cookie_samesite",
+    "https_only": "cookie_secure",
+    "domain": "cookie_domain",
+    "partitioned": "cookie_partitioned",
+}
+STARLETTE_COOKIE_NAME = "session"
+
+
+def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
+    """A config from keyword arguments in Starlette's dialect.
+
+    ``options`` may mix Starlette's ``SessionMiddleware`` arguments
+    (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
+    ``same_site``, ``https_only``, ``domain``, ``partitioned``) with
+    :class:`SessionConfig` fields. As in Starlette, the cookie is named
+    ``session``; ``max_age=None`` makes it a browser-session cookie and a
+    negative ``max_age`` is ``0`` (dropped at once). A ``secret_key`` too
+    short to be one is refused only where it would be used (a client-side
+    store); a server-side store signs nothing, so there it is ignored with a
+    warning.
+    """
+    for alias, field_name in STARLETTE_ALIASES.items():
+        if alias in options and field_name in options:
+            raise TypeError(f"{alias!r} (Starlette's name) and {field_name!r} are one setting")
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        field_name = STARLETTE_ALIASES.get(name, name)
+        if name == "max_age":
+            if value is None:
+                values["expire_at_browser_close"] = True
+                continue
+            value = max(0, value) if isinstance(value, int) else value
+        values[field_name] = value
+    values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
+    secret = values.get("secret_key")
+    if secret is not None:
+        # Starlette's ``Secret`` wraps the string to keep it out of reprs.
+        secret = values["secret_key"] = str(secret)
+        if len(secret) < MIN_SECRET_LENGTH:
+            store = values.get("store")
+            if store is None:
+                store = values["store"] = _default_store()
+            elif isinstance(store, str):
+                from .stores import from_url
+
+                store = values["store"] = from_url(store)
+            if not store.requires_secret:
+                _logger.warning(
+                    "secret_key is ignored: %s keeps sessions server-side and signs nothing",
+                    type(store).__name__,
+                )
+                del values["secret_key"]
+    return SessionConfig(**values)
 
 
 def _parse_env(name: str, raw: str) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _serialization
@@ -33,14 +33,28 @@ __all__ = ["Session"]
 security_logger = logging.getLogger("sessionary.security")
 
 _MISSING: Any = object()
+# The real dict storage, reached past this class's overrides (see Session).
+_dict_set = dict.__setitem__
+_dict_del = dict.__delitem__
+_dict_clear = dict.clear
+_dict_update = dict.update
+_dict_len = dict.__len__
 _MUTABLE = (dict, list)
 # Meta entries kept beside user data (never inside it).
 _EXPIRY = "exp"  # int seconds (0: browser close) re-applied on every save
 _EXPIRY_AT = "exp_at"  # a fixed deadline, epoch seconds
 
 
-class Session(MutableMapping[str, Any]):
-    """A visitor's session: a ``MutableMapping[str, Any]`` with Django's semantics."""
+class Session(dict[str, Any]):
+    """A visitor's session: a mutable mapping with Django's semantics.
+
+    It is a ``dict`` subclass so that ``json.dumps(session)`` (and Starlette's
+    ``JSONResponse``) serialise it as the dict it looks like: the C encoder
+    reads the real dict's size and then calls :meth:`items`. The real dict
+    storage therefore mirrors the encoded data (key -> JSON text); the
+    decoded values and the change set live in the slots below, and every
+    mapping method is this class's own.
+    """
 
     __slots__ = (
         "_carried",
@@ -84,13 +98,7 @@ class Session(MutableMapping[str, Any]):
         """
         self._config = config
         self._client = client
-        # The store may hold less than the config allows (a cookie: 4 KiB).
-        store_limit = getattr(type(config.store), "max_data_bytes", None)
-        self._limit: int = (
-            config.max_session_bytes
-            if store_limit is None
-            else min(config.max_session_bytes, store_limit)
-        )
+        self._limit = -1  # bytes, worked out on the first write
         self.accessed = False
         self._modified = False
         self._forced = False
@@ -105,6 +113,9 @@ class Session(MutableMapping[str, Any]):
         self._key = key
         self._record = record
         self._raw: dict[str, str] = dict(record.data) if record is not None else {}
+        if self._raw or _dict_len(self):
+            _dict_clear(self)
+            _dict_update(self, self._raw)
         self._meta: dict[str, Any] = dict(record.meta) if record is not None else {}
         self._values: dict[str, Any] = {}
         self._watch: dict[str, str] = {}
@@ -149,6 +160,7 @@ class Session(MutableMapping[str, Any]):
             # Only a tampered store holds undecodable text: drop the key, loudly.
             security_logger.warning("session value %r could not be decoded; dropped", name)
             del self._raw[name]
+            _dict_del(self, name)
             raise KeyError(name) from None
         self._values[name] = value
         if isinstance(value, _MUTABLE):
@@ -200,6 +212,10 @@ class Session(MutableMapping[str, Any]):
                 pairs.append((name, value))
         return pairs
 
+    def __reversed__(self) -> Iterator[str]:
+        self.accessed = True
+        return reversed(list(self._raw))
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Session):
             return dict(self.items()) == dict(other.items())
@@ -207,7 +223,26 @@ class Session(MutableMapping[str, Any]):
             return dict(self.items()) == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    def __ne__(self, other: object) -> bool:
+        # dict's own __ne__ would compare the mirrored keys' placeholder values.
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**dict(self.items()), **other}
+
+    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**other, **dict(self.items())}
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    __hash__ = None
 
     def __repr__(self) -> str:
         # Never the key: repr ends up in logs and tracebacks.
@@ -226,11 +261,12 @@ class Session(MutableMapping[str, Any]):
         old = self._raw.get(name)
         size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
         size += len(name)
-        if size > self._limit:
-            raise SessionTooLarge(size, self._limit)
+        if size > self.size_limit:
+            raise SessionTooLarge(size, self.size_limit)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
+        _dict_set(self, name, raw)
         self._values[name] = value
         self._set[name] = raw
         self._deleted.discard(name)
@@ -243,6 +279,7 @@ class Session(MutableMapping[str, Any]):
     def __delitem__(self, name: str) -> None:
         self.accessed = True
         del self._raw[name]
+        _dict_del(self, name)
         self._values.pop(name, None)
         self._watch.pop(name, None)
         self._set.pop(name, None)
@@ -286,6 +323,7 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         self._modified = True
         self._raw.clear()
+        _dict_clear(self)
         self._values.clear()
         self._watch.clear()
         self._set.clear()
@@ -486,13 +524,26 @@ class Session(MutableMapping[str, Any]):
                 raw = _serialization.encode(self._values[name])
                 if raw != before:
                     self._raw[name] = raw
+                    _dict_set(self, name, raw)
                     self._set[name] = raw
                     self._modified = True
                     self._size = -1
         if self._forced:
             for name in self._values:
                 if name in self._raw:
-                    self._set[name] = self._raw[name] = _serialization.encode(self._values[name])
+                    raw = _serialization.encode(self._values[name])
+                    self._set[name] = self._raw[name] = raw
+                    _dict_set(self, name, raw)
+
+    @property
+    def size_limit(self) -> int:
+        """Bytes of encoded data this session may hold: ``max_session_bytes``,
+        capped by the store's own ``max_data_bytes`` when its class has one."""
+        if self._limit < 0:
+            limit = self._config.max_session_bytes
+            store_limit = getattr(type(self._config.store), "max_data_bytes", None)
+            self._limit = limit if store_limit is None else min(limit, store_limit)
+        return self._limit
 
     def encoded_size(self) -> int:
         """Bytes of the encoded data (what ``max_session_bytes`` limits)."""
@@ -524,8 +575,8 @@ class Session(MutableMapping[str, Any]):
         if not self.should_save:
             return
         size = self.encoded_size()
-        if size > self._limit:
-            raise SessionTooLarge(size, self._limit)
+        if size > self.size_limit:
+            raise SessionTooLarge(size, self.size_limit)
         now = self._config.now()
         meta_uid = self._meta.pop("uid", _MISSING)
         if self._record is None:
