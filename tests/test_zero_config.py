@@ -4,6 +4,7 @@ its table on first use, once per process."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,16 @@ def test_a_store_given_by_url_is_not_migrated_behind_the_operators_back(
     middleware.store.close()
     assert response.status_code == 503
     assert migrations == []
+
+
+def test_a_missing_table_is_one_line_naming_the_command(
+    fresh_directory: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    middleware = WSGISessionMiddleware(wsgi_app, store="sqlite:///named.db")
+    caplog.set_level(logging.INFO, logger="sessionary")
+    with httpx.Client(transport=httpx.WSGITransport(middleware), base_url="http://t") as client:
+        client.get("/set?a=1")
+    middleware.store.close()
+    assert len(caplog.records) == 1
+    assert "sessionary migrate" in caplog.text
+    assert "Traceback" not in caplog.text

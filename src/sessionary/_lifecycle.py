@@ -99,7 +99,7 @@ def open_plan(
             security_logger.warning("a corrupted session record was ignored")
         except StoreError as exc:
             if config.on_store_error == "fail" or not degrade:
-                logger.exception("session store failed on load")
+                _report("session store failed on load", exc)
                 blank = session_class(config, None)
                 blank.mark_unpersisted()
                 return Opened(blank, incoming, Unavailable(exc))
@@ -126,16 +126,23 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
     except StoreError as exc:
         if status is None:
             # The app's own exception is on its way: report, do not replace it.
-            logger.exception("session store failed while ending a failed request")
+            _report("session store failed while ending a failed request", exc)
             return Outcome()
         if config.on_store_error == "fail":
-            logger.exception("session store failed on save")
+            _report("session store failed on save", exc)
             return Outcome(unavailable=Unavailable(exc))
         logger.warning("session store failed on save; session not kept")
         session.mark_unpersisted()
     if status is None:
         return Outcome()
     return Outcome(_core.response_headers(config, session, opened.incoming))
+
+
+def _report(what: str, exc: StoreError) -> None:
+    # One line that says what to do (the stores' errors name the fix, such as
+    # "run 'sessionary migrate'"); the traceback only when debugging, not on
+    # every request of an outage.
+    logger.error("%s: %s", what, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
 
 
 async def open_async(
