@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sessionary.bench import STORES  # the order the report shows them; the values of --store
-
 from . import e2e, ours, peers, raw
 from .common import Case
+from .options import STORES  # the order the report shows them; the values of --store
 
 __all__ = ["CASES", "STORES", "STORE_TITLES", "Spec"]
 STORE_TITLES = {

@@ -54,3 +54,10 @@ def test_the_check_catches_a_private_access() -> None:
     ):
         assert PRIVATE_ACCESS.search(line), line
     assert STRING_DISPATCH.search('result = getattr(store, name + "_sync")(*args)')
+
+
+def test_the_package_imports_nothing_from_the_repository() -> None:
+    # The wheel ships src/sessionary only: benchmarks/, tests/ and scripts/ stay behind.
+    repository = re.compile(r"^\s*(from|import)\s+(benchmarks|tests|scripts)\b|sys\.path\.insert")
+    offenders = [f"{p}:{n}" for p, n, line in _library_lines() if repository.search(line)]
+    assert offenders == []
