@@ -8,13 +8,14 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 pytest.importorskip("starlette", reason="the demo extra is not installed")
 pytest.importorskip("argon2", reason="the demo extra is not installed")
 
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from sessionary._keys import hash_key
@@ -113,7 +114,7 @@ def test_sign_in_cycles_the_key_and_kills_the_old_one(shop: TestClient) -> None:
     after = session_cookie(shop)
     assert after is not None
     assert after != before
-    assert not shop.app.state.store.exists_sync(before)
+    assert not cast(Starlette, shop.app).state.store.exists_sync(before)
     dashboard = shop.get(response.headers["location"])
     assert dashboard.status_code == 200
     assert "Welcome back, Alice Liddell. You are signed in." in messages_on(dashboard.text)
@@ -134,7 +135,7 @@ def test_sign_out_ends_the_session(shop: TestClient) -> None:
     key = session_cookie(shop)
     response = post(shop, "/logout", csrf_token=token(shop, "/dashboard"))
     assert response.headers["location"] == "/"
-    assert not shop.app.state.store.exists_sync(key)
+    assert not cast(Starlette, shop.app).state.store.exists_sync(key)
     home = shop.get("/")
     assert messages_on(home.text) == ["You are signed out. See you soon."]
     assert shop.get("/dashboard").status_code == 303

@@ -17,6 +17,7 @@ from .store_registry import IN_CI
 
 pytest.importorskip("uvicorn", reason="the demo extra is not installed")
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver import Chrome  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -96,7 +97,7 @@ def shop(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def browser(tmp_path: Path) -> Iterator[Chrome]:
     chromium, driver_path = browser_paths()
     options = Options()
     options.binary_location = chromium
@@ -114,7 +115,7 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 
 def test_sign_in_add_to_cart_and_see_count_and_message(
-    shop: str, browser: webdriver.Chrome, tmp_path: Path
+    shop: str, browser: Chrome, tmp_path: Path
 ) -> None:
     wait = WebDriverWait(browser, 20)
     browser.get(f"{shop}/dashboard")

@@ -78,6 +78,37 @@ class SessionConfig:
     moves both the records and the sessions.
     """
 
+    if TYPE_CHECKING:
+        # What the generated __init__ accepts: ``store`` may be a URL, which
+        # __post_init__ turns into the Store the field always holds. A dataclass
+        # cannot give a field one type to accept and another to hold.
+        def __init__(
+            self,
+            secret_key: str | None = ...,
+            secret_key_fallbacks: Sequence[str] = ...,
+            cookie_name: str = ...,
+            cookie_age: int = ...,
+            cookie_domain: str | None = ...,
+            cookie_path: str = ...,
+            cookie_secure: bool = ...,
+            cookie_httponly: bool = ...,
+            cookie_samesite: str | None = ...,
+            cookie_partitioned: bool = ...,
+            cookie_priority: str | None = ...,
+            expire_at_browser_close: bool = ...,
+            save_every_request: bool = ...,
+            idle_timeout: int | None = ...,
+            absolute_timeout: int | None = ...,
+            store: Store | str = ...,
+            transport: Transport = ...,
+            header_name: str = ...,
+            url_param: str = ...,
+            url_allow_insecure: bool = ...,
+            max_session_bytes: int = ...,
+            on_store_error: OnStoreError = ...,
+            event_hooks: Sequence[EventHook] = ...,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         if isinstance(self.store, str):
