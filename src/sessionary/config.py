@@ -107,6 +107,7 @@ class SessionConfig:
             max_session_bytes: int = ...,
             on_store_error: OnStoreError = ...,
             event_hooks: Sequence[EventHook] = ...,
+            clock: Clock | None = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
