@@ -245,7 +245,7 @@ def form_route(path: str, handler: FormHandler, methods: tuple[str, ...] = ("POS
         if request.method != "POST":
             return await handler(request, FormData())
         form = await request.form()
-        verdict = csrf.check(request, form.get(csrf.FIELD))
+        verdict = csrf.check(request, form.get(csrf.FIELD), session_ended=session_ended(request))
         if verdict is csrf.Verdict.SIGNED_OUT:
             # Not "this form expired": the visitor should know why, and sign in again.
             messages.info(request, _SIGNED_OUT)

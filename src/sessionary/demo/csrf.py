@@ -85,8 +85,12 @@ def set_cookie_if_new(request: Request, response: Response) -> None:
         )
 
 
-def check(request: Request, sent: object) -> Verdict:
-    """Whether a POST's ``sent`` token is this visitor's."""
+def check(request: Request, sent: object, *, session_ended: bool) -> Verdict:
+    """Whether a POST's ``sent`` token is this visitor's.
+
+    ``session_ended``: the browser sent a session cookie that names no live
+    session (signed out elsewhere, or expired).
+    """
     if not isinstance(sent, str):
         return Verdict.REFUSED
     session = _session(request)
@@ -96,7 +100,7 @@ def check(request: Request, sent: object) -> Verdict:
     else:
         cookie = _cookie_secret(request)
         expected = _VISITOR + cookie if cookie is not None else None
-        if sent.startswith(_SIGNED_IN):
+        if session_ended and sent.startswith(_SIGNED_IN):
             # Nothing is done with the form; the prefix only chooses what to say.
             return Verdict.SIGNED_OUT
     if expected is not None and secrets.compare_digest(sent.encode(), expected.encode()):
