@@ -262,6 +262,13 @@ def test_a_signed_in_token_from_a_browser_without_a_session_is_refused(
     assert stored_sessions(app_db) == 1  # the laptop's: no record for the refused form
 
 
+def test_a_token_without_its_cookie_is_refused(shop: TestClient) -> None:
+    sent = token(shop)
+    cookieless = other_visitor(shop, "a forged form elsewhere")
+    response = cookieless.post("/cart/add", data={"record": "1", "csrf_token": sent})
+    assert response.status_code == 403
+
+
 def test_a_token_from_another_session_is_refused(shop: TestClient) -> None:
     theirs = token(other_visitor(shop, "other"))
     token(shop)
@@ -820,6 +827,23 @@ def test_a_success_forgets_the_accounts_failures(throttled_shop: TestClient) -> 
     for _ in range(5):
         assert sign_in(elsewhere, password="guess").status_code == 400
     assert sign_in(elsewhere, password="guess").status_code == 429
+
+
+def test_the_throttle_keeps_bounded_memory_under_a_spray_of_names(clock: Clock) -> None:
+    throttle = LoginThrottle(limit=2, window=60, max_keys=3, clock=clock)
+    for i in range(10):
+        throttle.failed([f"user:bot{i}"])
+        throttle.failed([f"user:bot{i}"])
+    # The oldest names were dropped; the newest are still blocked.
+    assert throttle.retry_after(["user:bot0"]) is None
+    assert throttle.retry_after(["user:bot9"]) == 60
+    clock.now += 61
+    assert throttle.retry_after(["user:bot8", "user:bot9"]) is None  # expired while kept
+    for i in range(4):
+        throttle.failed([f"user:later{i}"])
+    assert throttle.retry_after(["user:later3"]) is None  # one failure of two
+    throttle.failed(["user:later3"])
+    assert throttle.retry_after(["user:later3"]) == 60
 
 
 # -- under the hood ----------------------------------------------------------------

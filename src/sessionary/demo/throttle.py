@@ -72,7 +72,10 @@ class LoginThrottle:
     def _prune(self, now: float) -> None:
         # Bounded memory under a spray of names or addresses: drop what has
         # expired, then the oldest keys (dicts keep insertion order).
-        for key in [k for k, times in self._failures.items() if times[-1] + self.window <= now]:
+        # (retry_after may have emptied a key's failures in place.)
+        for key in [
+            k for k, times in self._failures.items() if not times or times[-1] + self.window <= now
+        ]:
             del self._failures[key]
         while len(self._failures) > self.max_keys:
             del self._failures[next(iter(self._failures))]
