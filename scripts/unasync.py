@@ -25,10 +25,7 @@ SUBS = [
     ("AsyncEngine", "Engine"),
     ("AsyncConnection", "Connection"),
     ("AsyncIterator", "Iterator"),
-    (
-        "await conn.run_sync(self.statements.table.metadata.create_all)",
-        "self.statements.table.metadata.create_all(conn)",
-    ),
+    ("await conn.run_sync(create_schema, ", "create_schema(conn, "),
     ("configure_sqlite(engine.sync_engine)", "configure_sqlite(engine)"),
     ("Async", "Sync"),
     ("async def ", "def "),

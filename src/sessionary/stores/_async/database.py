@@ -13,6 +13,7 @@ from ...exceptions import StoreError
 from .._sql import (
     Statements,
     configure_sqlite,
+    create_schema,
     missing_driver,
     record_from_row,
     row_values,
@@ -201,10 +202,10 @@ class AsyncDatabaseBackend:
                 result = await conn.execute(statement, params)
                 return int(result.rowcount)
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> bool:
         with translate_errors(self.url):
             async with self.writer().begin() as conn:
-                await conn.run_sync(self.statements.table.metadata.create_all)
+                return bool(await conn.run_sync(create_schema, self.statements.table))
 
     async def aclose(self) -> None:
         engines = [self._engine, self._autocommit]

@@ -13,6 +13,7 @@ from ...exceptions import StoreError
 from .._sql import (
     Statements,
     configure_sqlite,
+    create_schema,
     missing_driver,
     record_from_row,
     row_values,
@@ -192,9 +193,9 @@ class SyncDatabaseBackend:
             result = conn.execute(statement, params)
             return int(result.rowcount)
 
-    def migrate(self) -> None:
+    def migrate(self) -> bool:
         with translate_errors(self.url), self.writer().begin() as conn:
-            self.statements.table.metadata.create_all(conn)
+            return bool(create_schema(conn, self.statements.table))
 
     def close(self) -> None:
         engines = [self._engine, self._autocommit]
