@@ -149,7 +149,7 @@ def test_migrate_fails_when_the_server_is_unreachable(
     scheme: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = scheme.format(port=closed_port(), tmp=tmp_path)
-    line = fails_with_one_line(["migrate", "--store", url], capsys, says, "is the server running")
+    line = fails_with_one_line(["migrate", "--store", url], capsys, says, "is the server up")
     assert line.startswith("sessionary migrate: ")
 
 

@@ -206,7 +206,7 @@ def _hint(exc: SessionError) -> str:
     if isinstance(exc, MissingDependency):
         return ""  # the message is the pip command
     if isinstance(exc, StoreUnavailable):
-        return " (is the server running, at the host and port the URL names?)"
+        return " (is the server up, and are the host, port or path in the URL right?)"
     if isinstance(exc, ConfigurationError) and exc.field == "store":
         return " (see 'sessionary --help' for store URLs)"
     if isinstance(exc, ConfigurationError) and exc.field == "secret_key":
