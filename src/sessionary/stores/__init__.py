@@ -80,7 +80,7 @@ def from_url(url: str, **options: Any) -> Store:
         known = ", ".join(sorted(_SCHEMES))
         raise ConfigurationError("store", f"unknown store scheme {scheme!r} (known: {known})")
     _check_ports(url)
-    if target == _SCHEMES["sqlite"] and not scheme.startswith("cached"):
+    if target == _SCHEMES["sqlite"]:  # every SQL scheme names DatabaseStore
         _require_sql_drivers(url)
     try:
         store: Store = _store_class(target).from_url(url, **options)
