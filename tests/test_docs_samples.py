@@ -27,12 +27,15 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import httpx
 import pytest
 from packaging.requirements import Requirement
 
@@ -217,6 +220,62 @@ def test_each_section_names_the_packages_its_samples_import() -> None:
                     assert dists & named, f"{path.name} {title!r}: imports {module}, names none"
                     checked += 1
     assert checked >= 10  # the check saw the samples' third-party imports
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _hits_count_up(server: subprocess.Popen[bytes], port: int) -> list[str]:
+    """Two requests from one visitor, once the server answers: their bodies."""
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        while True:
+            try:
+                first = client.get("/")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not answer in 60 s"
+                time.sleep(0.2)
+        return [first.text, client.get("/").text]
+
+
+def test_getting_started_serves_its_app_with_the_commands_it_shows(
+    tmp_path: Path, environment: Callable[[Requirements], Path]
+) -> None:
+    page = ROOT / "docs" / "getting-started.md"
+    text = page.read_text(encoding="utf-8")
+    section = text.split("\n## Serving it\n", 1)[1].split("\n## ", 1)[0]
+    ((_, source),) = blocks_in(section)
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
+    after = section.split(source, 1)[1]
+    commands = [m.group(1) for m in re.finditer(r"^\$ (.+)$", after, re.MULTILINE)]
+    assert [c.split()[0] for c in commands] == ["sessionary", "uvicorn", "gunicorn"]
+    bindir = environment(requirements(page)).parent
+    env = {"PATH": f"{bindir}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path)}
+    for command in commands:
+        port = _free_port()
+        # Two workers are enough to show they share the store, on a small machine.
+        argv = shlex.split(command.replace("8000", str(port)).replace("--workers 4", "--workers 2"))
+        if argv[0] == "sessionary":
+            done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            continue
+        log = tmp_path / f"{argv[0]}.log"
+        with log.open("wb") as output:
+            server = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=output, stderr=output)
+            try:
+                hits = _hits_count_up(server, port)
+            except AssertionError as exc:
+                raise AssertionError(f"{command}: {exc}\n{log.read_text()}") from None
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        assert hits == ["hits: 1", "hits: 2"], log.read_text()
 
 
 def test_install_lines_are_read_from_console_blocks(tmp_path: Path) -> None:
