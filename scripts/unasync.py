@@ -25,7 +25,10 @@ SUBS = [
     ("AsyncEngine", "Engine"),
     ("AsyncConnection", "Connection"),
     ("AsyncIterator", "Iterator"),
-    ("await conn.run_sync(create_schema, ", "create_schema(conn, "),
+    (
+        "await conn.run_sync(self.statements.create_schema)",
+        "self.statements.create_schema(conn)",
+    ),
     ("configure_sqlite(engine.sync_engine)", "configure_sqlite(engine)"),
     ("Async", "Sync"),
     ("async def ", "def "),

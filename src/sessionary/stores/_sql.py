@@ -113,14 +113,6 @@ def make_table(name: str = DEFAULT_TABLE, metadata: sa.MetaData | None = None) -
     )
 
 
-def create_schema(conn: sa.Connection, table: sa.Table) -> bool:
-    """Create ``table`` and its indexes unless it exists; return whether it was created."""
-    if sa.inspect(conn).has_table(table.name, schema=table.schema):
-        return False
-    table.metadata.create_all(conn)
-    return True
-
-
 class Statements:
     """Every statement the store runs, built once per table."""
 
@@ -185,6 +177,13 @@ class Statements:
         self.revoke_others = sa.delete(table).where(
             c.user_id == sa.bindparam("u"), c.key_hash != sa.bindparam("h")
         )
+
+    def create_schema(self, conn: sa.Connection) -> bool:
+        """Create the table and its indexes unless it exists; return whether it was created."""
+        if sa.inspect(conn).has_table(self.table.name, schema=self.table.schema):
+            return False
+        self.table.metadata.create_all(conn)
+        return True
 
 
 def encode_payload(record: SessionRecord) -> str:

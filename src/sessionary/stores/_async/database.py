@@ -13,7 +13,6 @@ from ...exceptions import StoreError
 from .._sql import (
     Statements,
     configure_sqlite,
-    create_schema,
     missing_driver,
     record_from_row,
     row_values,
@@ -205,7 +204,7 @@ class AsyncDatabaseBackend:
     async def migrate(self) -> bool:
         with translate_errors(self.url):
             async with self.writer().begin() as conn:
-                return bool(await conn.run_sync(create_schema, self.statements.table))
+                return bool(await conn.run_sync(self.statements.create_schema))
 
     async def aclose(self) -> None:
         engines = [self._engine, self._autocommit]

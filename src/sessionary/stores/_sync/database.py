@@ -13,7 +13,6 @@ from ...exceptions import StoreError
 from .._sql import (
     Statements,
     configure_sqlite,
-    create_schema,
     missing_driver,
     record_from_row,
     row_values,
@@ -195,7 +194,7 @@ class SyncDatabaseBackend:
 
     def migrate(self) -> bool:
         with translate_errors(self.url), self.writer().begin() as conn:
-            return bool(create_schema(conn, self.statements.table))
+            return bool(self.statements.create_schema(conn))
 
     def close(self) -> None:
         engines = [self._engine, self._autocommit]
