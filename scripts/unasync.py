@@ -26,8 +26,8 @@ SUBS = [
     ("AsyncConnection", "Connection"),
     ("AsyncIterator", "Iterator"),
     (
-        "await conn.run_sync(self.statements.table.metadata.create_all)",
-        "self.statements.table.metadata.create_all(conn)",
+        "await conn.run_sync(self.statements.create_schema)",
+        "self.statements.create_schema(conn)",
     ),
     ("configure_sqlite(engine.sync_engine)", "configure_sqlite(engine)"),
     ("Async", "Sync"),

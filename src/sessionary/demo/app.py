@@ -686,7 +686,8 @@ def create_app(
     """
     if not isinstance(store, Store):
         store = from_url(store or DEFAULT_STORE_URL)
-    config = SessionConfig(store=store)
+    # The other settings (SESSIONARY_SECRET_KEY, which cookie:// needs, …) from the environment.
+    config = SessionConfig.from_env(store=store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

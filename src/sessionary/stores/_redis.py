@@ -152,6 +152,13 @@ def parse_url(url: str) -> dict[str, Any]:
     prefix = query.pop("prefix", [DEFAULT_PREFIX])[-1]
     scheme = parts.scheme.lower()
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
+    path = [p for p in parts.path.split("/") if p]
+    # redis-py ignores a database that is not a number and uses 0: refuse it instead.
+    db_part = path[1:] if scheme == "redis+sentinel" else path
+    if len(db_part) > 1 or (db_part and not db_part[0].isdigit()):
+        raise ConfigurationError(
+            "store", f"{'/'.join(db_part)!r} is not a Redis database number (like redis://host/0)"
+        )
     if scheme in ("redis", "rediss"):
         base = url.split("?", 1)[0]
         return {"kind": "single", "url": base + (f"?{rest}" if rest else ""), "prefix": prefix}
@@ -168,7 +175,6 @@ def parse_url(url: str) -> dict[str, Any]:
     if scheme == "redis+cluster":
         return {"kind": "cluster", "hosts": hosts, "password": password, "prefix": prefix}
     if scheme == "redis+sentinel":
-        path = [p for p in parts.path.split("/") if p]
         if not path:
             raise ConfigurationError("store", f"{url!r} names no sentinel service (…/mymaster)")
         db = int(path[1]) if len(path) > 1 else 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
-from .._keys import hash_key
+from .._keys import hash_key, new_key
 
 if TYPE_CHECKING:
     from ..config import SessionConfig
@@ -235,8 +235,17 @@ class Store:
         """
         raise NotImplementedError
 
-    async def migrate(self) -> None:
-        """Create the store's schema if it has one; safe to run again."""
+    async def migrate(self) -> bool:
+        """Create the store's schema if it has one; safe to run again.
+
+        Returns whether anything was created (``False``: it was up to date).
+        A store without a schema answers one lookup instead, so an unreachable
+        server raises :class:`~sessionary.exceptions.StoreUnavailable` here,
+        never "up to date".
+        """
+        if not self.client_side:
+            await self.exists(new_key())
+        return False
 
     async def aclose(self) -> None:
         """Release connections; the store reconnects if used again."""
@@ -274,8 +283,11 @@ class Store:
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
         raise NotImplementedError
 
-    def migrate_sync(self) -> None:
-        """Create the store's schema if it has one; safe to run again."""
+    def migrate_sync(self) -> bool:
+        """Create the store's schema if it has one; safe to run again (see :meth:`migrate`)."""
+        if not self.client_side:
+            self.exists_sync(new_key())
+        return False
 
     def close(self) -> None:
         """Release connections; the store reconnects if used again."""

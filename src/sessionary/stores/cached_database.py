@@ -146,9 +146,9 @@ class CachedDatabaseStore(Store):
             await self._cached(lambda s=session_id: self.cache.forget(s), None)  # type: ignore[misc]
         return ended
 
-    async def migrate(self) -> None:
-        await self.database.migrate()
-        await self.cache.migrate()
+    async def migrate(self) -> bool:
+        created = await self.database.migrate()
+        return await self.cache.migrate() or created
 
     async def aclose(self) -> None:
         await self.database.aclose()
@@ -206,9 +206,9 @@ class CachedDatabaseStore(Store):
             self._cached_sync(lambda s=session_id: self.cache.forget_sync(s), None)  # type: ignore[misc]
         return ended
 
-    def migrate_sync(self) -> None:
-        self.database.migrate_sync()
-        self.cache.migrate_sync()
+    def migrate_sync(self) -> bool:
+        created = self.database.migrate_sync()
+        return self.cache.migrate_sync() or created
 
     def close(self) -> None:
         self.database.close()

@@ -99,8 +99,8 @@ class DatabaseStore(Store):
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
         return await self._async.revoke(user_id, target, _keep(current))
 
-    async def migrate(self) -> None:
-        await self._async.migrate()
+    async def migrate(self) -> bool:
+        return await self._async.migrate()
 
     async def aclose(self) -> None:
         await self._async.aclose()
@@ -139,8 +139,8 @@ class DatabaseStore(Store):
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
         return self._sync.revoke(user_id, target, _keep(current))
 
-    def migrate_sync(self) -> None:
-        self._sync.migrate()
+    def migrate_sync(self) -> bool:
+        return self._sync.migrate()
 
     def close(self) -> None:
         self._sync.close()
@@ -185,8 +185,8 @@ class _InThread:
     async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
         return await asyncio.to_thread(self._backend.revoke, user_id, target, keep)
 
-    async def migrate(self) -> None:
-        await asyncio.to_thread(self._backend.migrate)
+    async def migrate(self) -> bool:
+        return await asyncio.to_thread(self._backend.migrate)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._backend.close)

@@ -269,8 +269,10 @@ class FileStore(Store):
             ended += 1
         return ended
 
-    def migrate_sync(self) -> None:
+    def migrate_sync(self) -> bool:
+        created = not (self.directory / _USERS).is_dir()
         self._ensure()
+        return created
 
     # -- async: the same code in a worker thread, so the loop never blocks -------
 
@@ -313,5 +315,5 @@ class FileStore(Store):
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
         return int(await self._thread(self.revoke_sync, user_id, target, current=current))
 
-    async def migrate(self) -> None:
-        await self._thread(self.migrate_sync)
+    async def migrate(self) -> bool:
+        return bool(await self._thread(self.migrate_sync))

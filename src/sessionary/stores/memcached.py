@@ -17,16 +17,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
 from ..exceptions import MissingDependency, StoreError, StoreUnavailable
-from ._composed import ComposedStore
-from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
-from .base import Progress
 
+# The one guard for the extra's drivers: before ``_memcached``, which imports pymemcache too.
 try:
     import aiomcache
     from pymemcache.client.base import PooledClient
     from pymemcache.exceptions import MemcacheError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # exercised by tests/test_cli.py with the drivers hidden
     raise MissingDependency("MemcachedStore (pymemcache, aiomcache)", "memcached") from exc
+
+from ._composed import ComposedStore
+from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
+from .base import Progress
 
 __all__ = ["MemcachedStore"]
 
