@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import DEFAULT_STORE_URL
+from ._config import DEFAULT_STORE_URL
 from .demo import register as register_demo
 from .exceptions import SessionError
 from .stores import from_url

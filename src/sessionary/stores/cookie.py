@@ -33,7 +33,7 @@ from ..exceptions import ConfigurationError, MissingDependency, SessionTooLarge
 from .base import Change, Progress, SessionInfo, SessionRecord, Store, apply_change, hash_key
 
 if TYPE_CHECKING:
-    from ..config import SessionConfig
+    from .._config import SessionConfig
 
 try:
     from cryptography.exceptions import InvalidTag

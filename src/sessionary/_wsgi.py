@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _core, _lifecycle
-from .config import SessionConfig
+from ._config import SessionConfig
 
 __all__ = ["WSGISessionMiddleware"]
 

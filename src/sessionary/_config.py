@@ -78,12 +78,45 @@ class SessionConfig:
     moves both the records and the sessions.
     """
 
+    if TYPE_CHECKING:
+        # What the generated __init__ accepts, for the type checker: ``store``
+        # also takes a URL, while the attribute is always a Store. A test
+        # keeps this signature equal to the fields.
+        def __init__(
+            self,
+            secret_key: str | None = None,
+            secret_key_fallbacks: Sequence[str] = (),
+            cookie_name: str = "sessionid",
+            cookie_age: int = 1_209_600,
+            cookie_domain: str | None = None,
+            cookie_path: str = "/",
+            cookie_secure: bool = False,
+            cookie_httponly: bool = True,
+            cookie_samesite: str | None = "Lax",
+            cookie_partitioned: bool = False,
+            cookie_priority: str | None = None,
+            expire_at_browser_close: bool = False,
+            save_every_request: bool = False,
+            idle_timeout: int | None = None,
+            absolute_timeout: int | None = None,
+            store: Store | str = ...,
+            transport: Transport = "cookie",
+            header_name: str = "X-Session-Token",
+            url_param: str = "sid",
+            url_allow_insecure: bool = False,
+            max_session_bytes: int = 1_048_576,
+            on_store_error: OnStoreError = "fail",
+            event_hooks: Sequence[EventHook] = (),
+            clock: Clock | None = None,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.store, str):
+        store: Store | str = self.store
+        if isinstance(store, str):
             from .stores import from_url
 
-            set_(self, "store", from_url(self.store))
+            set_(self, "store", from_url(store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
