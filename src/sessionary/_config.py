@@ -75,7 +75,9 @@ class SessionConfig:
     """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
 
     ``None`` reads the store's clock, so a test that sets ``store.clock``
-    moves both the records and the sessions.
+    moves both the records and the sessions. The cookie store checks a
+    sealed session's expiry by this clock too; a server-side store keeps
+    reading its own for the records it holds.
     """
 
     if TYPE_CHECKING:
