@@ -272,8 +272,10 @@ STARLETTE_ALIASES = {
 STARLETTE_COOKIE_NAME = "session"
 
 
-def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
-    """A config from keyword arguments in Starlette's dialect.
+def from_starlette_options(
+    options: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> SessionConfig:
+    """A config from keyword arguments in Starlette's dialect, then ``SESSIONARY_*``.
 
     ``options`` may mix Starlette's ``SessionMiddleware`` arguments
     (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
@@ -283,8 +285,10 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
     negative ``max_age`` is ``0`` (dropped at once). A ``secret_key`` too
     short to be one is refused only where it would be used (a client-side
     store); a server-side store signs nothing, so there it is ignored with a
-    warning.
+    warning. Settings the arguments leave out come from the environment, as
+    for :meth:`SessionConfig.from_env` (``SESSIONARY_STORE_URL``, ...).
     """
+    env = os.environ if environ is None else environ
     for alias, field_name in STARLETTE_ALIASES.items():
         if alias in options and field_name in options:
             raise TypeError(f"{alias!r} (Starlette's name) and {field_name!r} are one setting")
@@ -297,13 +301,14 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
                 continue
             value = max(0, value) if isinstance(value, int) else value
         values[field_name] = value
-    values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
+    if "SESSIONARY_COOKIE_NAME" not in env:
+        values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
     secret = values.get("secret_key")
     if secret is not None:
         # Starlette's ``Secret`` wraps the string to keep it out of reprs.
         secret = values["secret_key"] = str(secret)
         if len(secret) < MIN_SECRET_LENGTH:
-            store = values.get("store")
+            store = values.get("store") or env.get("SESSIONARY_STORE_URL")
             if store is None:
                 store = values["store"] = _default_store()
             elif isinstance(store, str):
@@ -316,7 +321,7 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
                     type(store).__name__,
                 )
                 del values["secret_key"]
-    return SessionConfig(**values)
+    return SessionConfig.from_env(env, **values)
 
 
 def _parse_env(name: str, raw: str) -> Any:

@@ -24,7 +24,10 @@ class WSGISessionMiddleware:
 
     def __init__(self, app: WSGIApp, config: SessionConfig | None = None, **options: Any) -> None:
         self.app = app
-        self.config = config if config is not None else SessionConfig(**options)
+        if config is not None and options:
+            raise TypeError(f"pass either a config or options, not both ({', '.join(options)})")
+        # Without a config: the options, then SESSIONARY_* for what they leave out.
+        self.config = config if config is not None else SessionConfig.from_env(**options)
         self.store = self.config.store
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
