@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from sessionary import SessionConfig, WSGISessionMiddleware
 from sessionary._keys import hash_key
 from sessionary.stores.base import Store
+from sessionary.stores.memory import MemoryStore
 
 from .apps import AppCrashed
 from .conftest import Client, FakeClock
@@ -268,3 +272,38 @@ async def test_a_crash_saves_none_of_the_requests_other_changes(
     assert record is not None
     assert "crashed" not in record.data
     assert (await client.get("/get?a=&crashed=")).json() == {"a": "1", "crashed": None}
+
+
+def lazy_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    """A WSGI generator: nothing runs, start_response included, until iterated."""
+    session = environ["sessionary.session"]
+    if environ["PATH_INFO"] == "/crash-lazily":
+        session.flush()
+        raise AppCrashed("lazily")
+    session["lazy"] = "yes"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"app body"
+
+
+def test_a_lazy_wsgi_app_that_crashes_after_flush_still_ends_the_old_record() -> None:
+    store = MemoryStore()
+    middleware = WSGISessionMiddleware(lazy_app, SessionConfig(store=store))
+    with httpx.Client(transport=httpx.WSGITransport(middleware), base_url="http://t") as client:
+        cookie = client.get("/write").headers["set-cookie"]
+        key = cookie.split(";", 1)[0].split("=", 1)[1]
+        assert store.load_sync(key) is not None
+        with pytest.raises(AppCrashed):
+            client.get("/crash-lazily", headers={"cookie": f"sessionid={key}"})
+    assert store.load_sync(key) is None
+
+
+def test_a_lazy_wsgi_app_gets_the_503_when_the_save_fails(tmp_path: Path) -> None:
+    # A SQLite store whose table was never created: the save fails for real.
+    config = SessionConfig(store=f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    middleware = WSGISessionMiddleware(lazy_app, config)
+    with httpx.Client(transport=httpx.WSGITransport(middleware), base_url="http://t") as client:
+        response = client.get("/write")
+    config.store.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.content == b"Service Unavailable: the session store did not answer."

@@ -115,3 +115,23 @@ def test_a_missing_table_is_one_line_naming_the_command(
     assert len(caplog.records) == 1
     assert "sessionary migrate" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_the_environment_fills_what_the_arguments_leave_out(
+    fresh_directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No silent fallback to SQLite when the deployment names a store.
+    from sessionary.stores.memory import MemoryStore
+
+    monkeypatch.setenv("SESSIONARY_STORE_URL", "memory://")
+    monkeypatch.setenv("SESSIONARY_COOKIE_SECURE", "true")
+    asgi = SessionMiddleware(asgi_app, https_only=False)
+    wsgi = WSGISessionMiddleware(wsgi_app)
+    assert isinstance(asgi.store, MemoryStore)
+    assert isinstance(wsgi.store, MemoryStore)
+    assert asgi.config.cookie_secure is False  # an argument beats the environment
+    assert wsgi.config.cookie_secure is True
+    assert asgi.config.cookie_name == "session"
+    monkeypatch.setenv("SESSIONARY_COOKIE_NAME", "sid")
+    assert SessionMiddleware(asgi_app).config.cookie_name == "sid"
+    assert not (fresh_directory / "sessionary.db").exists()

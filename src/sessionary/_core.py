@@ -18,8 +18,8 @@ from .cookies import parse_cookie
 from .events import emit
 
 if TYPE_CHECKING:
-    from .config import SessionConfig
-    from .session import Session
+    from ._config import SessionConfig
+    from ._session import Session
     from .stores.base import SessionRecord
 
 __all__ = ["Incoming", "open_session", "read_request", "response_headers"]
@@ -103,7 +103,7 @@ def open_session(
 
     ``session_class`` lets an integration use a subclass (Flask's adds ``permanent``).
     """
-    from .session import Session
+    from ._session import Session
 
     cls = session_class or Session
     now = config.now()

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from . import _core
 from ._ops import Load, Steps, run_async, run_sync
+from ._session import Session
 from .exceptions import CorruptRecord, StoreError
-from .session import Session
 
 if TYPE_CHECKING:
-    from .config import SessionConfig
+    from ._config import SessionConfig
 
 __all__ = [
     "Opened",

@@ -12,8 +12,8 @@ import hashlib
 import hmac
 import time
 
+from ._session import Session
 from .events import emit
-from .session import Session
 from .stores.base import ALL_BUT_CURRENT, SessionInfo
 
 __all__ = ["get_user_id", "login", "logout", "revoke_other_sessions", "sessions_for"]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, cast
 
 from .__about__ import __version__
-from .config import DEFAULT_STORE_URL
+from ._config import DEFAULT_STORE_URL
 from .demo import register as register_demo
 from .exceptions import ConfigurationError, MissingDependency, SessionError, StoreUnavailable
 from .stores import from_url

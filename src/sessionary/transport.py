@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .session import Session
+from ._session import Session
 
 __all__ = ["url_for_session"]
 

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from ..config import DEFAULT_STORE_URL
+from .._config import DEFAULT_STORE_URL
 from ..stores import from_url
 
 __all__ = ["register"]

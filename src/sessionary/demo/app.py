@@ -39,9 +39,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from .. import auth, messages
-from ..asgi import SessionMiddleware
-from ..config import DEFAULT_STORE_URL, SessionConfig
-from ..session import Session
+from .._asgi import SessionMiddleware
+from .._config import DEFAULT_STORE_URL, SessionConfig
+from .._session import Session
 from ..stores import from_url
 from ..stores.base import Store
 from ..templating import session_context

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import cookies
-from ..session import Session
+from .._session import Session
 
 __all__ = ["COOKIE", "FIELD", "Verdict", "check", "new_secret", "set_cookie_if_new", "token"]
 

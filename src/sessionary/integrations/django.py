@@ -28,11 +28,11 @@ from django.core.signals import setting_changed
 
 from .. import _core, _lifecycle
 from .._clock import from_timestamp
+from .._config import SessionConfig
 from .._keys import is_valid_key
 from .._ops import Delete, Steps, run_async, run_sync
-from ..config import SessionConfig
+from .._session import Session
 from ..exceptions import ConfigurationError
-from ..session import Session
 
 __all__ = ["SessionStore", "get_config"]
 

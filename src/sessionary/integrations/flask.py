@@ -27,12 +27,12 @@ from flask.sessions import SessionInterface
 from werkzeug.exceptions import ServiceUnavailable
 
 from .. import _core, _lifecycle
-from ..config import SessionConfig
+from .._config import SessionConfig
+from .._session import Session
+from .._wsgi import ENVIRON_KEY
 from ..exceptions import ConfigurationError
 from ..messages.middleware import STORAGE_KEY
 from ..messages.storage import BaseStorage
-from ..session import Session
-from ..wsgi import ENVIRON_KEY
 
 __all__ = ["FlaskSession", "SessionaryInterface", "init_app"]
 

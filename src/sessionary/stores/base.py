@@ -15,7 +15,7 @@ from .._clock import Clock, from_timestamp, system_clock
 from .._keys import hash_key, new_key
 
 if TYPE_CHECKING:
-    from ..config import SessionConfig
+    from .._config import SessionConfig
 
 __all__ = [
     "ALL",

@@ -33,7 +33,7 @@ from ..exceptions import ConfigurationError, MissingDependency, SessionTooLarge
 from .base import Change, Progress, SessionInfo, SessionRecord, Store, apply_change, hash_key
 
 if TYPE_CHECKING:
-    from ..config import SessionConfig
+    from .._config import SessionConfig
 
 try:
     from cryptography.exceptions import InvalidTag
@@ -127,16 +127,17 @@ class CookieStore(Store):
         return f"CookieStore(mode={self.mode!r})"
 
     def for_config(self, config: SessionConfig) -> CookieStore:
-        """A copy sealing with ``config``'s secrets and sized for its cookie name."""
+        """A copy sealing with ``config``'s secrets, sized for its cookie name, on its clock."""
         secrets = tuple(s for s in (config.secret_key, *config.secret_key_fallbacks) if s)
-        if secrets == self._secrets and config.cookie_name == self.cookie_name:
+        clock = config.clock or self.clock  # a sealed expiry is checked by the config's clock
+        if (secrets, config.cookie_name, clock) == (self._secrets, self.cookie_name, self.clock):
             return self
         return CookieStore(
             self.mode,
             secret_key=config.secret_key,
             secret_key_fallbacks=config.secret_key_fallbacks,
             cookie_name=config.cookie_name,
-            clock=self.clock,
+            clock=clock,
         )
 
     def carry(self, key: str, record: SessionRecord) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from . import _core, _lifecycle
-from .config import SessionConfig
+from ._config import SessionConfig
 
 __all__ = ["WSGISessionMiddleware"]
 
@@ -24,7 +25,10 @@ class WSGISessionMiddleware:
 
     def __init__(self, app: WSGIApp, config: SessionConfig | None = None, **options: Any) -> None:
         self.app = app
-        self.config = config if config is not None else SessionConfig(**options)
+        if config is not None and options:
+            raise TypeError(f"pass either a config or options, not both ({', '.join(options)})")
+        # Without a config: the options, then SESSIONARY_* for what they leave out.
+        self.config = config if config is not None else SessionConfig.from_env(**options)
         self.store = self.config.store
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -33,18 +37,16 @@ class WSGISessionMiddleware:
         if opened.unavailable is not None:
             return _refuse(opened.unavailable, start_response)
         environ[ENVIRON_KEY] = opened.session
-        started = False
-        refused: _lifecycle.Unavailable | None = None
+        response = _Response()
 
         def session_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            nonlocal started, refused
-            started = True
+            response.started = True
             outcome = _lifecycle.commit_sync(config, opened, int(status[:3]))
             if outcome.unavailable is not None:
-                refused = outcome.unavailable
-                return _refuse_start(refused, start_response, exc_info)
+                response.refused = outcome.unavailable
+                return _refuse_start(outcome.unavailable, start_response, exc_info)
             for name, value in outcome.headers:
                 if name == "vary":
                     _merge_vary(headers, value)
@@ -55,17 +57,34 @@ class WSGISessionMiddleware:
         try:
             body = self.app(environ, session_start_response)
         except BaseException:
-            if not started:
+            if not response.started:
                 # No response will carry the session, but a flush or cycle_key
                 # that already happened must still end the old record.
                 _lifecycle.commit_sync(config, opened, None)
             raise
-        if refused is not None:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            return [refused.body]
-        return body
+        if response.refused is not None:
+            _close(body)
+            return [response.refused.body]
+        if response.started:
+            return body
+
+        def started_lazily() -> Iterator[bytes]:
+            # The app calls start_response on its first iteration (a
+            # generator): the same rules apply then.
+            try:
+                for chunk in body:
+                    if response.refused is not None:
+                        yield response.refused.body
+                        return
+                    yield chunk
+            except BaseException:
+                if not response.started:
+                    _lifecycle.commit_sync(config, opened, None)
+                raise
+            finally:
+                _close(body)
+
+        return started_lazily()
 
 
 def incoming_from_environ(config: SessionConfig, environ: Environ) -> _core.Incoming:
@@ -92,6 +111,20 @@ def _refuse_start(
 ) -> Callable[[bytes], object]:
     status = f"{unavailable.status} {unavailable.reason}"
     return start_response(status, list(unavailable.headers), exc_info)
+
+
+@dataclass(slots=True)
+class _Response:
+    """How far the app got with its response."""
+
+    started: bool = False
+    refused: _lifecycle.Unavailable | None = None
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 def _merge_vary(headers: list[tuple[str, str]], field: str) -> None:

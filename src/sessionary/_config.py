@@ -75,47 +75,50 @@ class SessionConfig:
     """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
 
     ``None`` reads the store's clock, so a test that sets ``store.clock``
-    moves both the records and the sessions.
+    moves both the records and the sessions. The cookie store checks a
+    sealed session's expiry by this clock too; a server-side store keeps
+    reading its own for the records it holds.
     """
 
     if TYPE_CHECKING:
-        # What the generated __init__ accepts: ``store`` may be a URL, which
-        # __post_init__ turns into the Store the field always holds. A dataclass
-        # cannot give a field one type to accept and another to hold.
+        # What the generated __init__ accepts, for the type checker: ``store``
+        # also takes a URL, while the attribute is always a Store. A test
+        # keeps this signature equal to the fields.
         def __init__(
             self,
-            secret_key: str | None = ...,
-            secret_key_fallbacks: Sequence[str] = ...,
-            cookie_name: str = ...,
-            cookie_age: int = ...,
-            cookie_domain: str | None = ...,
-            cookie_path: str = ...,
-            cookie_secure: bool = ...,
-            cookie_httponly: bool = ...,
-            cookie_samesite: str | None = ...,
-            cookie_partitioned: bool = ...,
-            cookie_priority: str | None = ...,
-            expire_at_browser_close: bool = ...,
-            save_every_request: bool = ...,
-            idle_timeout: int | None = ...,
-            absolute_timeout: int | None = ...,
+            secret_key: str | None = None,
+            secret_key_fallbacks: Sequence[str] = (),
+            cookie_name: str = "sessionid",
+            cookie_age: int = 1_209_600,
+            cookie_domain: str | None = None,
+            cookie_path: str = "/",
+            cookie_secure: bool = False,
+            cookie_httponly: bool = True,
+            cookie_samesite: str | None = "Lax",
+            cookie_partitioned: bool = False,
+            cookie_priority: str | None = None,
+            expire_at_browser_close: bool = False,
+            save_every_request: bool = False,
+            idle_timeout: int | None = None,
+            absolute_timeout: int | None = None,
             store: Store | str = ...,
-            transport: Transport = ...,
-            header_name: str = ...,
-            url_param: str = ...,
-            url_allow_insecure: bool = ...,
-            max_session_bytes: int = ...,
-            on_store_error: OnStoreError = ...,
-            event_hooks: Sequence[EventHook] = ...,
-            clock: Clock | None = ...,
+            transport: Transport = "cookie",
+            header_name: str = "X-Session-Token",
+            url_param: str = "sid",
+            url_allow_insecure: bool = False,
+            max_session_bytes: int = 1_048_576,
+            on_store_error: OnStoreError = "fail",
+            event_hooks: Sequence[EventHook] = (),
+            clock: Clock | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.store, str):
+        store: Store | str = self.store
+        if isinstance(store, str):
             from .stores import from_url
 
-            set_(self, "store", from_url(self.store))
+            set_(self, "store", from_url(store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
@@ -269,8 +272,10 @@ STARLETTE_ALIASES = {
 STARLETTE_COOKIE_NAME = "session"
 
 
-def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
-    """A config from keyword arguments in Starlette's dialect.
+def from_starlette_options(
+    options: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> SessionConfig:
+    """A config from keyword arguments in Starlette's dialect, then ``SESSIONARY_*``.
 
     ``options`` may mix Starlette's ``SessionMiddleware`` arguments
     (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
@@ -280,8 +285,10 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
     negative ``max_age`` is ``0`` (dropped at once). A ``secret_key`` too
     short to be one is refused only where it would be used (a client-side
     store); a server-side store signs nothing, so there it is ignored with a
-    warning.
+    warning. Settings the arguments leave out come from the environment, as
+    for :meth:`SessionConfig.from_env` (``SESSIONARY_STORE_URL``, ...).
     """
+    env = os.environ if environ is None else environ
     for alias, field_name in STARLETTE_ALIASES.items():
         if alias in options and field_name in options:
             raise TypeError(f"{alias!r} (Starlette's name) and {field_name!r} are one setting")
@@ -294,13 +301,14 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
                 continue
             value = max(0, value) if isinstance(value, int) else value
         values[field_name] = value
-    values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
+    if "SESSIONARY_COOKIE_NAME" not in env:
+        values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
     secret = values.get("secret_key")
     if secret is not None:
         # Starlette's ``Secret`` wraps the string to keep it out of reprs.
         secret = values["secret_key"] = str(secret)
         if len(secret) < MIN_SECRET_LENGTH:
-            store = values.get("store")
+            store = values.get("store") or env.get("SESSIONARY_STORE_URL")
             if store is None:
                 store = values["store"] = _default_store()
             elif isinstance(store, str):
@@ -313,7 +321,7 @@ def from_starlette_options(options: Mapping[str, Any]) -> SessionConfig:
                     type(store).__name__,
                 )
                 del values["secret_key"]
-    return SessionConfig(**values)
+    return SessionConfig.from_env(env, **values)
 
 
 def _parse_env(name: str, raw: str) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from . import _core, _lifecycle
-from .config import SessionConfig, from_starlette_options
+from ._config import SessionConfig, from_starlette_options
 
 __all__ = ["SessionMiddleware"]
 

@@ -26,7 +26,7 @@ from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
 
 if TYPE_CHECKING:
-    from .config import SessionConfig
+    from ._config import SessionConfig
 
 __all__ = ["Session"]
 
