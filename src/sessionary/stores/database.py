@@ -17,7 +17,16 @@ from .._clock import Clock
 from ._async.database import AsyncDatabaseBackend
 from ._sql import DEFAULT_TABLE, Statements, engine_urls, make_table
 from ._sync.database import SyncDatabaseBackend
-from .base import Change, Progress, SessionInfo, SessionRecord, Store, hash_key
+from .base import (
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    check_session_id,
+    check_target,
+    hash_key,
+)
 
 __all__ = ["DatabaseStore"]
 
@@ -83,7 +92,7 @@ class DatabaseStore(Store):
         await self._async.delete(hash_key(key))
 
     async def forget(self, session_id: str) -> None:
-        await self._async.delete(session_id)
+        await self._async.delete(check_session_id(session_id))
 
     async def exists(self, key: str) -> bool:
         return await self._async.exists(hash_key(key))
@@ -97,7 +106,7 @@ class DatabaseStore(Store):
         return await self._async.sessions_for(user_id)
 
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return await self._async.revoke(user_id, target, _keep(current))
+        return await self._async.revoke(user_id, check_target(target), _keep(current))
 
     async def migrate(self) -> None:
         await self._async.migrate()
@@ -123,7 +132,7 @@ class DatabaseStore(Store):
         self._sync.delete(hash_key(key))
 
     def forget_sync(self, session_id: str) -> None:
-        self._sync.delete(session_id)
+        self._sync.delete(check_session_id(session_id))
 
     def exists_sync(self, key: str) -> bool:
         return self._sync.exists(hash_key(key))
@@ -137,7 +146,7 @@ class DatabaseStore(Store):
         return self._sync.sessions_for(user_id)
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self._sync.revoke(user_id, target, _keep(current))
+        return self._sync.revoke(user_id, check_target(target), _keep(current))
 
     def migrate_sync(self) -> None:
         self._sync.migrate()
