@@ -25,7 +25,13 @@ from typing import Any
 
 from pymemcache.client.rendezvous import RendezvousHash
 
-from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreError
+from ..exceptions import (
+    ConfigurationError,
+    CorruptRecord,
+    SessionKeyExists,
+    SessionTooLarge,
+    StoreError,
+)
 from .base import ALL, ALL_BUT_CURRENT, Change, SessionInfo, SessionRecord, apply_change
 
 Command = tuple[Any, ...]
@@ -35,6 +41,9 @@ DEFAULT_PREFIX = "sessionary:"
 MAX_ATTEMPTS = 50
 # Memcached reads an expiry above 30 days as a unix time, not a duration.
 _RELATIVE_LIMIT = 30 * 24 * 3600
+ITEM_LIMIT = 1024 * 1024
+"""Memcached's default largest item (``-I 1m``): key, header and value together."""
+_ITEM_OVERHEAD = 1024  # the item header, a key of at most 250 bytes, the CAS token
 
 
 def parse_servers(url: str) -> list[tuple[str, int]]:
@@ -73,7 +82,7 @@ def expire_arg(expires: float, now: float) -> int:
 
 
 def encode(record: SessionRecord) -> bytes:
-    return json.dumps(
+    body = json.dumps(
         [
             record.data,
             record.meta,
@@ -85,6 +94,10 @@ def encode(record: SessionRecord) -> bytes:
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode("utf-8")
+    if len(body) > ITEM_LIMIT - _ITEM_OVERHEAD:
+        # A data error, not an outage: memcached would refuse the item (SERVER_ERROR).
+        raise SessionTooLarge(len(body), ITEM_LIMIT - _ITEM_OVERHEAD)
+    return body
 
 
 def decode(key_hash: str, raw: bytes, token: Any = -1) -> SessionRecord:

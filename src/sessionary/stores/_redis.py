@@ -26,11 +26,16 @@ from .base import Change, SessionRecord
 
 DEFAULT_PREFIX = "sessionary:"
 
+# Lua's unpack() refuses more than ~8000 values (a session of about 4,000 keys),
+# so the scripts pass field lists to HSET/HDEL in chunks of 1000 (500 pairs).
+
 # KEYS[1] the record; ARGV[1] "1" = must create, ARGV[2] TTL in ms, then field/value pairs.
 SAVE = """
 if ARGV[1] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("DEL", KEYS[1])
-redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+for j = 3, #ARGV, 1000 do
+  redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
+end
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 return 1
 """
@@ -49,9 +54,13 @@ if ARGV[2] == "1" then
 end
 local i = 4
 local n = tonumber(ARGV[i]); i = i + 1
-if n > 0 then redis.call("HDEL", KEYS[1], unpack(ARGV, i, i + n - 1)) end
+for j = i, i + n - 1, 1000 do
+  redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
+end
 i = i + n
-if i <= #ARGV then redis.call("HSET", KEYS[1], unpack(ARGV, i)) end
+for j = i, #ARGV, 1000 do
+  redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
+end
 redis.call("PEXPIRE", KEYS[1], ARGV[1])
 local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
 if before == tonumber(ARGV[3]) then return {version} end

@@ -95,6 +95,10 @@ class CachedDatabaseStore(Store):
     def __repr__(self) -> str:
         return f"CachedDatabaseStore({self.database!r}, cache={self.cache!r})"
 
+    @property
+    def max_user_id_length(self) -> int | None:
+        return self.database.max_user_id_length
+
     # -- the cache, best effort ----------------------------------------------------
 
     async def _cached(self, call: Callable[[], Awaitable[T]], default: T) -> T:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._clock import Clock
 from ._async.database import AsyncDatabaseBackend
-from ._sql import DEFAULT_TABLE, Statements, engine_urls, make_table
+from ._sql import DEFAULT_TABLE, USER_ID_LENGTH, Statements, engine_urls, make_table
 from ._sync.database import SyncDatabaseBackend
 from .base import (
     Change,
@@ -73,6 +73,12 @@ class DatabaseStore(Store):
         from sqlalchemy.engine import make_url
 
         return f"DatabaseStore({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @property
+    def max_user_id_length(self) -> int | None:
+        # The column's size on every dialect (SQLite would store more): an app
+        # moving from SQLite to PostgreSQL meets the same limit.
+        return USER_ID_LENGTH
 
     # -- async ---------------------------------------------------------------
 
