@@ -12,6 +12,16 @@ A record's version is memcached's CAS token, captured when it is read
 (``gets``): an ``apply`` with that base costs one ``cas`` round trip; when
 the token is stale (another request wrote first) it re-reads and re-applies,
 a bounded number of times. A record that is gone is never recreated.
+
+The per-user index is the authority on a user's sessions, because memcached
+may evict it like any item: a session bound to a user is live only while
+its user's index lists it. So an evicted index cannot make "sign out
+everywhere" miss a session (the sessions it listed are over already: that
+user signs in again), ``revoke`` ends exactly what the index lists, and a
+listing never omits a live session. Binding adds to the index before the
+record is written, so a session is never live unlisted. Each load of a
+user's session reads the index, which keeps it as recently used as the
+user's most recent session in memcached's LRU.
 """
 
 from __future__ import annotations
@@ -140,25 +150,40 @@ class Logic:
         return f"{self.prefix}user:{digest}".encode("ascii")
 
     def load(self, key_hash: str) -> Steps:
+        record = yield from self._load_record(key_hash)
+        if record is None or record.user_id is None:
+            return record
+        if key_hash not in (yield from self._members(record.user_id)):
+            return None  # revoked, or its user's index was evicted: over either way
+        return record
+
+    def _load_record(self, key_hash: str) -> Steps:
         raw, token = yield ("gets", self.record_key(key_hash))
         if raw is None:
             return None
         record = decode(key_hash, raw, token)
         return record if record.is_live(self.clock()) else None
 
+    def _members(self, user_id: str) -> Steps:
+        raw, _ = yield ("gets", self.user_key(user_id))
+        members = json.loads(raw) if raw is not None else []
+        return set(members) if isinstance(members, list) else set()
+
     def save(self, record: SessionRecord, must_create: bool) -> Steps:
         key = self.record_key(record.key_hash)
+        if record.user_id is not None:  # listed first: never live unlisted
+            yield from self._index(record.user_id, add=record.key_hash)
         expire = expire_arg(record.expires, self.clock())
         if must_create:
             if not (yield ("add", key, encode(record), expire)):
                 raise SessionKeyExists("session key already exists")
         else:
             yield ("set", key, encode(record), expire)
-        if record.user_id is not None:
-            yield from self._index(record.user_id, add=record.key_hash)
 
     def apply(self, key_hash: str, change: Change, base: SessionRecord | None) -> Steps:
         key = self.record_key(key_hash)
+        if change.set_user and change.user_id is not None:
+            yield from self._index(change.user_id, add=key_hash)
         for attempt in range(MAX_ATTEMPTS):
             if base is None or base.version < 0:
                 raw, token = yield ("gets", key)
@@ -179,8 +204,6 @@ class Logic:
                 return None  # deleted meanwhile: stay deleted
             if stored:
                 updated.version = -1  # memcached does not tell the new token
-                if change.set_user and change.user_id is not None:
-                    yield from self._index(change.user_id, add=key_hash)
                 return updated
             base = None
             yield from _backoff(attempt)
@@ -213,10 +236,9 @@ class Logic:
         raise StoreError(f"per-user index update kept conflicting after {MAX_ATTEMPTS} attempts")
 
     def sessions_for(self, user_id: str) -> Steps:
-        raw, _ = yield ("gets", self.user_key(user_id))
         infos, dead = [], set()
-        for key_hash in json.loads(raw) if raw is not None else []:
-            record = yield from self.load(key_hash)
+        for key_hash in sorted((yield from self._members(user_id))):
+            record = yield from self._load_record(key_hash)
             if record is None or record.user_id != user_id:
                 dead.add(key_hash)
             else:
