@@ -42,11 +42,16 @@ def act(session: Session, path: str, query: dict[str, str]) -> tuple[int, Any]:
     if path == "/lone":
         session["lone"] = LONE
         session["nested"] = NESTED
+    elif path == "/lone-name":
+        session[LONE] = "named"
+        session["x" + LONE] = LONE
     elif path == "/read":
         return 200, {
             "lone": session.get("lone") == LONE,
             "nested": session.get("nested") == NESTED,
         }
+    elif path == "/read-name":
+        return 200, [session.get(LONE), session.get("x" + LONE) == LONE]
     elif path == "/login":
         try:
             auth.login(session, query["u"])
@@ -116,6 +121,26 @@ async def test_lone_surrogates_round_trip_in_the_cookie_store(
     get = visitor(CookieStore(mode, clock=clock), kind)  # type: ignore[arg-type]
     assert (await get("/lone")).status_code == 200
     assert (await get("/read")).json() == {"lone": True, "nested": True}
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+async def test_a_key_holding_a_lone_surrogate_round_trips_on_every_store(
+    store: Store, kind: str
+) -> None:
+    get = visitor(store, kind)
+    assert (await get("/lone-name")).status_code == 200
+    assert (await get("/read-name")).json() == ["named", True]
+    assert (await get("/lone")).status_code == 200  # a later change set, applied
+    assert (await get("/read-name")).json() == ["named", True]
+
+
+@pytest.mark.parametrize("mode", ["encrypted", "signed"])
+async def test_a_key_holding_a_lone_surrogate_round_trips_in_the_cookie_store(
+    clock: FakeClock, mode: str
+) -> None:
+    get = visitor(CookieStore(mode, clock=clock), "asgi")  # type: ignore[arg-type]
+    assert (await get("/lone-name")).status_code == 200
+    assert (await get("/read-name")).json() == ["named", True]
 
 
 def test_assignment_encodes_a_lone_surrogate_as_ascii() -> None:

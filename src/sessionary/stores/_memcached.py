@@ -102,7 +102,7 @@ def encode(record: SessionRecord) -> bytes:
             record.user_id,
         ],
         separators=(",", ":"),
-        ensure_ascii=False,
+        ensure_ascii=True,  # any str encodes: a name holding a lone surrogate too
     ).encode("utf-8")
     if len(body) > ITEM_LIMIT - _ITEM_OVERHEAD:
         # A data error, not an outage: memcached would refuse the item (SERVER_ERROR).

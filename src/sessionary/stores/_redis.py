@@ -84,6 +84,12 @@ def _meta_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _field(kind: str, name: str) -> bytes:
+    # surrogatepass: a name holding a lone surrogate (no UTF-8 exists for it)
+    # still makes a field, read back by record_from_hash; other names are plain UTF-8.
+    return (kind + name).encode("utf-8", "surrogatepass")
+
+
 def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]:
     args: list[Any] = ["1" if must_create else "0", ttl_ms(record.expires, now)]
     args += ["_c", repr(record.created), "_s", repr(record.last_seen)]
@@ -91,14 +97,14 @@ def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]
     if record.user_id is not None:
         args += ["_u", record.user_id]
     for name, raw in record.data.items():
-        args += [f"d:{name}", raw]
+        args += [_field("d:", name), raw]
     for name, value in record.meta.items():
         args += [f"m:{name}", _meta_value(value)]
     return args
 
 
 def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
-    deletes = [f"d:{name}" for name in change.delete]
+    deletes: list[Any] = [_field("d:", name) for name in change.delete]
     deletes += [f"m:{name}" for name, value in change.meta.items() if value is None]
     if change.set_user and change.user_id is None:
         deletes.append("_u")
@@ -106,7 +112,7 @@ def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
     if change.set_user and change.user_id is not None:
         sets += ["_u", change.user_id]
     for name, raw in change.set.items():
-        sets += [f"d:{name}", raw]
+        sets += [_field("d:", name), raw]
     for name, value in change.meta.items():
         if value is not None:
             sets += [f"m:{name}", _meta_value(value)]
@@ -126,7 +132,11 @@ def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
     own: dict[str, str] = {}
     try:
         for raw_name, raw_value in fields.items():
-            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
+            name = (
+                raw_name.decode("utf-8", "surrogatepass")
+                if isinstance(raw_name, bytes)
+                else raw_name
+            )
             value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
             kind, name = name[:2], name[2:]
             if kind == "d:":
