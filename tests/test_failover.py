@@ -47,10 +47,10 @@ def _cli(port: int, *args: str) -> str:
     return result.stdout
 
 
-def _until(check: object, seconds: float, what: str) -> None:
+def _until(check: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     pytest.fail(f"{what} within {seconds} s")

@@ -27,8 +27,8 @@ def bound(now: float, user_id: str, **data: str) -> SessionRecord:
 
 def raw_client(store: MemcachedStore, user_id: str) -> tuple[PymemcacheClient, bytes]:
     """A plain client on the server holding ``user_id``'s index, and the index's key."""
-    index = store._sync.logic.user_key(user_id)  # type: ignore[attr-defined]
-    host, _, port = store._sync.driver.router.node(index).rpartition(":")  # type: ignore[attr-defined]
+    index = store._sync.logic.user_key(user_id)
+    host, _, port = store._sync.driver.router.node(index).rpartition(":")
     return PymemcacheClient((host, int(port))), index
 
 
@@ -64,9 +64,7 @@ async def test_a_session_dropped_from_the_index_is_over_even_if_its_record_stays
     kept, dropped = new_key(), new_key()
     for key in (kept, dropped):
         await store.save(key, bound(store.clock(), "alice", a="1"))
-    store._sync.driver.run(  # type: ignore[attr-defined]
-        store._sync.logic._index("alice", remove={hash_key(dropped)})  # type: ignore[attr-defined]
-    )
+    store._sync.driver.run(store._sync.logic._index("alice", remove={hash_key(dropped)}))
     assert await store.load(dropped) is None
     assert await store.load(kept) is not None
     assert [s.session_id for s in await store.sessions_for("alice")] == [hash_key(kept)]
@@ -91,14 +89,9 @@ async def test_sign_in_after_an_eviction_starts_a_fresh_index(store: MemcachedSt
 @pytest.fixture
 def small_memcached() -> Iterator[Killable]:
     """A memcached of 2 MB (with the default 1 MiB items, ``-m 1`` refuses to start)."""
-    import shutil
-
-    server = Killable(
-        shutil.which("memcached") or "memcached",
-        "-u", "root", "-l", "127.0.0.1", "-p", "{port}", "-m", "2",
-    )  # fmt: skip
-    if shutil.which("memcached") is None:
-        killable_memcached()  # skips, or fails with CI=true, as for every missing server
+    binary = killable_memcached()  # skips, or fails with CI=true, without memcached
+    binary.kill()
+    server = Killable(binary.command[0], "-u", "root", "-l", "127.0.0.1", "-p", "{port}", "-m", "2")
     server.start()
     yield server
     server.kill()
@@ -113,7 +106,7 @@ async def test_sign_out_everywhere_under_memory_pressure_ends_every_session(
     for key in keys:
         await store.save(key, bound(store.clock(), "alice", cart="x" * 100))
     filler = PymemcacheClient(("127.0.0.1", small_memcached.port))
-    index_key = store._sync.logic.user_key("alice")  # type: ignore[attr-defined]
+    index_key = store._sync.logic.user_key("alice")
     index_size = len(index_key) + len(filler.get(index_key) or b"")
     assert index_size > 300
     # The user keeps using the five sessions while other traffic fills the
