@@ -1,7 +1,9 @@
-"""Failover, measured: a Redis master killed under a steady stream of requests.
+"""Failover, measured: a Redis master killed, a PostgreSQL server restarted,
+under a steady stream of requests.
 
-Sentinel (a master, a replica, one Sentinel with quorum 1) and Cluster (three
-masters, each with a replica) are started by the test on ports of its own.
+Sentinel (a master, a replica, one Sentinel with quorum 1), Cluster (three
+masters, each with a replica) and a PostgreSQL cluster of its own are started
+by the test on ports of its own.
 Five visitors each increment a counter in their session, one request every
 few milliseconds; the master is SIGKILLed mid-stream. Each test asserts that
 no request answers 500 (only 200 or 503), that the store serves again within
@@ -14,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,10 +29,13 @@ import pytest
 
 from sessionary import SessionConfig, SessionMiddleware
 from sessionary._keys import hash_key
+from sessionary.stores.base import Store
+from sessionary.stores.database import DatabaseStore
 from sessionary.stores.redis import RedisStore
 
 from .faults import outage_app
-from .servers import Killable, killable_redis
+from .servers import Killable, _free_port, killable_redis
+from .store_registry import IN_CI
 
 pytestmark = pytest.mark.soak
 
@@ -80,12 +87,13 @@ class Figures:
         )
 
 
-async def _stream(store: RedisStore, victim: Callable[[str], Killable], *, limit: float) -> Figures:
-    """Drive five visitors; kill the master after 1 s; stop 3 s after the last failure.
+async def _stream(store: Store, fault: Callable[[str], None], *, limit: float) -> Figures:
+    """Drive five visitors; cause ``fault`` after 1 s; stop 3 s after the last failure.
 
-    ``recovered_after`` is the time from the kill to the end of the last failed
-    request: on a cluster only the visitors whose sessions lived on the killed
-    master fail, so the first success after the kill says nothing.
+    ``fault`` gets the first visitor's session id. ``recovered_after`` is the
+    time from the fault to the end of the last failed request: on a cluster
+    only the visitors whose sessions lived on the killed master fail, so the
+    first success after the fault says nothing.
     """
     figures = Figures()
     config = SessionConfig(store=store)
@@ -99,7 +107,7 @@ async def _stream(store: RedisStore, victim: Callable[[str], Killable], *, limit
         while True:
             now = time.monotonic()
             if killed_at is None and now - started > 1.0 and cookies[0] is not None:
-                victim(f"{store.prefix}{hash_key(cookies[0])}").kill()
+                fault(hash_key(cookies[0]))
                 killed_at = time.monotonic()
             if killed_at is not None:
                 if last_failure is not None and now - last_failure > 3.0:
@@ -178,7 +186,7 @@ async def test_sentinel_failover_answers_503_never_500_and_recovers(sentinel: Se
         socket_connect_timeout=1.0,
     )
     try:
-        figures = await _stream(store, lambda key: sentinel.master, limit=30)
+        figures = await _stream(store, lambda key_hash: sentinel.master.kill(), limit=30)
     finally:
         await store.aclose()
         store.close()
@@ -244,7 +252,9 @@ async def test_cluster_failover_answers_503_never_500_and_recovers(cluster: Clus
         f"{cluster.url}?prefix={prefix}", socket_timeout=1.0, socket_connect_timeout=1.0
     )
     try:
-        figures = await _stream(store, cluster.owner, limit=30)
+        figures = await _stream(
+            store, lambda key_hash: cluster.owner(prefix + key_hash).kill(), limit=30
+        )
     finally:
         await store.aclose()
         store.close()
@@ -252,3 +262,78 @@ async def test_cluster_failover_answers_503_never_500_and_recovers(cluster: Clus
     assert 500 not in figures.statuses
     assert figures.recovered_after is not None
     assert figures.recovered_after < 15
+
+
+class Postgres:
+    """A PostgreSQL cluster of the test's own (initdb as the postgres user), restartable."""
+
+    def __init__(self) -> None:
+        for binary in ("initdb", "pg_ctl"):
+            if shutil.which(binary) is None:
+                message = f"{binary} is not installed"
+                if IN_CI:
+                    pytest.fail(f"{message} (CI=true: a missing server fails the run)")
+                pytest.skip(message)
+        self.root = Path(tempfile.mkdtemp(prefix="sessionary-pg-"))
+        shutil.chown(self.root, "postgres")
+        self.port = _free_port()
+        self._pg(f"initdb -D {self.root}/data -A trust -U postgres")
+        self.start()
+
+    def _pg(self, command: str) -> None:
+        subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c", command + " >/dev/null"],
+            check=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        self._pg(f"pg_ctl -D {self.root}/data -o '{options}' -l {self.root}/log -w start")
+
+    def crash(self) -> None:
+        """Stop at once, as a killed server would (no checkpoint: WAL replay on start)."""
+        self._pg(f"pg_ctl -D {self.root}/data -m immediate stop")
+
+    def restart_after(self, down: float) -> None:
+        def run() -> None:
+            self.crash()
+            time.sleep(down)
+            self.start()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def close(self) -> None:
+        subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c", f"pg_ctl -D {self.root}/data -m fast stop"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    server = Postgres()
+    yield server
+    server.close()
+
+
+async def test_postgresql_restart_answers_503_never_500_and_loses_nothing(
+    postgres: Postgres,
+) -> None:
+    store = DatabaseStore(
+        f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres", connect_timeout=1
+    )
+    await asyncio.to_thread(store.migrate_sync)
+    try:
+        figures = await _stream(store, lambda key_hash: postgres.restart_after(1.0), limit=30)
+    finally:
+        await store.aclose()
+        store.close()
+    print(figures.report("postgresql"))
+    assert 500 not in figures.statuses
+    assert figures.recovered_after is not None
+    assert figures.recovered_after < 15
+    assert figures.lost == 0  # a commit is durable: nothing acknowledged is lost
