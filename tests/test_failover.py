@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -34,7 +35,7 @@ from sessionary.stores.database import DatabaseStore
 from sessionary.stores.redis import RedisStore
 
 from .faults import outage_app
-from .servers import Killable, _free_port, killable_redis
+from .servers import Killable, killable_redis
 from .store_registry import IN_CI
 
 pytestmark = pytest.mark.soak
@@ -276,7 +277,9 @@ class Postgres:
                 pytest.skip(message)
         self.root = Path(tempfile.mkdtemp(prefix="sessionary-pg-"))
         shutil.chown(self.root, "postgres")
-        self.port = _free_port()
+        with socket.socket() as probe:  # a loopback port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
         self._pg(f"initdb -D {self.root}/data -A trust -U postgres")
         self.start()
 
