@@ -1,13 +1,18 @@
 """A file store on a filesystem that refuses writes is an outage (503), never a 500.
 
-The filesystem is a real tmpfs mounted for the test and remounted read-only
-(the tests run as root, whom ``chmod`` does not stop). Outside CI, a machine
-where mounting is not allowed skips; with ``CI=true`` it fails.
+The filesystem is a real tmpfs mounted for the test and remounted read-only;
+permission denied is a directory of mode 0500 used by a process that lost the
+capabilities that let root ignore modes (``capsh --drop``). Outside CI, a
+machine where either is not allowed skips; with ``CI=true`` it fails.
 """
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +121,49 @@ async def test_read_only_filesystem_answers_503_and_recovers(mount: Mount, kind:
         await client.aclose()
     else:
         client.close()
+
+
+_WITHOUT_DAC = "cap_dac_override,cap_dac_read_search,cap_fowner"
+
+
+def test_permission_denied_is_store_unavailable(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "sessions")
+    kept = new_key()
+    store.save_sync(kept, record(store.clock()))
+    (tmp_path / "sessions").chmod(0o500)
+    (tmp_path / "sessions" / ".locks").chmod(0o500)
+    script = textwrap.dedent(
+        f"""
+        from sessionary._keys import new_key
+        from sessionary.exceptions import StoreUnavailable
+        from sessionary.stores.base import SessionRecord
+        from sessionary.stores.file import FileStore
+
+        store = FileStore({str(tmp_path / "sessions")!r})
+        now = store.clock()
+        for key in (new_key(), {kept!r}):
+            try:
+                store.save_sync(key, SessionRecord("", {{}}, now, now, now + 600))
+            except StoreUnavailable as exc:
+                print("unavailable:", exc)
+        print("read:", store.load_sync({kept!r}).data)
+        """
+    )
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        message = "capsh is not installed: cannot drop root's file capabilities"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: the permission test must run)")
+        pytest.skip(message)
+    command = f"{sys.executable} -c {shlex.quote(script)}"
+    result = subprocess.run(
+        [capsh, f"--drop={_WITHOUT_DAC}", "--", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["unavailable", "unavailable", "read"]
+    assert all("Permission denied" in line for line in lines[:2])
+    assert lines[2] == "read: {'a': '\"1\"'}"
