@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
+from sessionary import StoreUnavailable
 from sessionary._keys import new_key
 from sessionary.stores.base import Change, SessionRecord, Store
 from sessionary.stores.cached_database import CachedDatabaseStore
+from sessionary.stores.memory import MemoryStore
 
+from .conftest import FakeClock
 from .store_registry import STORES
 
 
@@ -180,5 +183,40 @@ async def test_cache_hit_keeps_the_records_own_times_and_user(cached: Any) -> No
     assert second is not None
     for loaded in (first, second):
         assert (loaded.created, loaded.user_id, loaded.data) == (now - 500, "alice", {"a": '"1"'})
+        assert loaded.expires == now + 600  # the session's, not the cached copy's
         assert not any(name.startswith("cache:") for name in loaded.meta)
-    assert await slow.inner.load(key) is not None  # the second read was a cache hit
+    cached_copy = await slow.inner.load(key)
+    assert cached_copy is not None  # the second read was a cache hit
+    assert cached_copy.expires <= now + store.cache_seconds + 5  # filled a moment later
+
+
+class Unreachable(MemoryStore):
+    """A memory cache whose deletes fail while ``down``, as an unreachable server's would."""
+
+    down = False
+
+    async def delete(self, key: str) -> None:
+        if self.down:
+            raise StoreUnavailable("cache is down")
+        await super().delete(key)
+
+
+async def test_a_logout_the_cache_missed_is_served_no_longer_than_cache_seconds(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with STORES["sqlite"](tmp_path) as database:
+        cache = Unreachable()
+        store = CachedDatabaseStore(database, cache, cache_seconds=60)
+        store.clock = clock
+        key = new_key()
+        now = clock()
+        await store.save(key, SessionRecord("", {}, now, now, now + 3600), must_create=True)
+        assert await store.load(key) is not None  # cached now
+        cache.down = True
+        await store.delete(key)  # the database forgets; the cache cannot be told
+        cache.down = False
+        clock.advance(59)
+        assert await store.load(key) is not None  # the gap: served from the stale copy
+        clock.advance(2)
+        assert await store.load(key) is None  # but never longer than cache_seconds

@@ -21,6 +21,11 @@ puts its own result in the cache, whose arrival could be delayed past a
 later logout. Readers that meet a lease read the database. The record's
 creation time, user id and version ride in the cache entry's metadata (an
 ``apply`` cannot set them) and are restored on the way out.
+
+One gap no protocol closes: a logout while the cache cannot be reached
+leaves the cached copy in place. So a copy lives at most ``cache_seconds``
+(300 s by default) however long the session: that bounds how long such a
+missed logout can be served once the cache is back.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ _LEASE = "cache:lease"
 _HELD = "cache:record"
 LEASE_SECONDS = 30.0
 """How long a fill may take before its lease lapses (the fill then writes nothing)."""
+DEFAULT_CACHE_SECONDS = 300.0
+"""How long a cached copy lives at most (``cache_seconds``): the bound on how long
+a logout made while the cache was unreachable can be missed by it."""
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -71,9 +79,17 @@ def split_url(url: str) -> tuple[str, str]:
 class CachedDatabaseStore(Store):
     """A database store fronted by a cache store (both any sessionary stores)."""
 
-    def __init__(self, database: Store, cache: Store, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        database: Store,
+        cache: Store,
+        *,
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        clock: Clock | None = None,
+    ) -> None:
         self.database = database
         self.cache = cache
+        self.cache_seconds = cache_seconds
         super().__init__(clock=clock or database.clock)
 
     @property
@@ -137,13 +153,15 @@ class CachedDatabaseStore(Store):
         if record is None:
             await self._cached(lambda: self.cache.delete(key), None)
         else:
-            await self._cached(lambda: self.cache.apply(key, _fill_change(record)), None)
+            change = _fill_change(record, self.clock() + self.cache_seconds)
+            await self._cached(lambda: self.cache.apply(key, change), None)
 
     def _fill_sync(self, key: str, record: SessionRecord | None) -> None:
         if record is None:
             self._cached_sync(lambda: self.cache.delete_sync(key), None)
         else:
-            self._cached_sync(lambda: self.cache.apply_sync(key, _fill_change(record)), None)
+            change = _fill_change(record, self.clock() + self.cache_seconds)
+            self._cached_sync(lambda: self.cache.apply_sync(key, change), None)
 
     # -- async -------------------------------------------------------------------
 
@@ -269,34 +287,37 @@ class CachedDatabaseStore(Store):
         self.cache.close()
 
 
-def _fill_change(record: SessionRecord) -> Change:
-    """The change that turns a lease into ``record`` (and does nothing if the lease is gone)."""
+def _fill_change(record: SessionRecord, cache_until: float) -> Change:
+    """The change that turns a lease into ``record`` (and does nothing if the lease is gone).
+
+    The cached copy expires at ``cache_until`` or with the session, whichever is first.
+    """
     return Change(
         set=dict(record.data),
         delete=frozenset(),
         last_seen=record.last_seen,
-        expires=record.expires,
+        expires=min(record.expires, cache_until),
         clear=True,
         meta={
             **record.meta,
             _LEASE: None,
-            _HELD: [record.created, record.user_id, record.version],
+            _HELD: [record.created, record.user_id, record.version, record.expires],
         },
     )
 
 
 def _from_cache(cached: SessionRecord) -> SessionRecord:
     held = cached.meta.get(_HELD)
-    if not isinstance(held, list) or len(held) != 3:
+    if not isinstance(held, list) or len(held) != 4:
         return cached  # written whole by an earlier version: already exact
     meta = {name: value for name, value in cached.meta.items() if name != _HELD}
-    created, user_id, version = held
+    created, user_id, version, expires = held
     return SessionRecord(
         key_hash=cached.key_hash,
         data=cached.data,
         created=float(created),
         last_seen=cached.last_seen,
-        expires=cached.expires,
+        expires=float(expires),
         user_id=user_id,
         version=int(version),
         meta=meta,
