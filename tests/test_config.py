@@ -38,7 +38,7 @@ def test_default_store_is_embedded_sqlite() -> None:
     [
         ({"cookie_samesite": "sometimes"}, "cookie_samesite"),
         ({"cookie_samesite": "None"}, "cookie_samesite"),
-        ({"cookie_age": 0}, "cookie_age"),
+        ({"cookie_age": -1}, "cookie_age"),
         ({"cookie_name": "bad name"}, "cookie_name"),
         ({"cookie_name": "__Host-sid"}, "cookie_name"),
         ({"cookie_path": "app"}, "cookie_path"),

@@ -224,10 +224,6 @@ async def test_memcached_refuses_an_item_over_its_size_as_a_data_error(
     assert await memcached.load(key) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the session caps its size check by type(store).max_data_bytes in the lifecycle work",
-)
 def test_memcached_refuses_at_assignment_what_one_item_cannot_hold() -> None:
     session = Session(SessionConfig(store=MemcachedStore()))
     with pytest.raises(SessionTooLarge):

@@ -1,6 +1,7 @@
 """``SessionMiddleware``: pure ASGI, a drop-in for Starlette's ``SessionMiddleware``.
 
-Request state stays in locals; the store is read once when a session cookie
+A thin translation of ASGI onto the request lifecycle (``_lifecycle``):
+request state stays in locals; the store is read once when a session cookie
 arrives (never otherwise) and written once, before ``http.response.start``
 is forwarded.
 """
@@ -10,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from . import _core
-from .config import SessionConfig
-from .exceptions import CorruptRecord, StoreError
-from .session import _load_one, _run_async
+from . import _core, _lifecycle
+from .config import SessionConfig, from_starlette_options
 
 __all__ = ["SessionMiddleware"]
 
@@ -23,8 +22,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_UNAVAILABLE = b"Service Unavailable: the session store did not answer."
-
 
 class SessionMiddleware:
     """Put a :class:`~sessionary.Session` at ``scope["session"]`` for every HTTP request."""
@@ -32,22 +29,66 @@ class SessionMiddleware:
     def __init__(
         self, app: ASGIApp, /, config: SessionConfig | None = None, **options: Any
     ) -> None:
-        """``config`` holds every setting; ``options`` build one when it is omitted."""
+        """``config`` holds every setting; without it, ``options`` build one.
+
+        ``options`` speak Starlette's dialect, so that this class replaces
+        Starlette's ``SessionMiddleware`` unchanged: its keyword arguments
+        (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
+        ``same_site``, ``https_only``, ``domain``, ``partitioned``) and its
+        cookie name ``session``, beside any :class:`SessionConfig` field.
+        """
+        if config is not None and options:
+            raise TypeError(f"pass either a config or options, not both ({', '.join(options)})")
         self.app = app
-        self.config = config if config is not None else SessionConfig(**options)
+        self.config = config if config is not None else from_starlette_options(options)
         self.store = self.config.store
         self._token_header = self.config.header_name.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "lifespan":
-            await self.app(scope, receive, self._lifespan_send(send))
-            return
         if kind not in ("http", "websocket"):
+            if kind == "lifespan":
+                send = self._lifespan_send(send)
             await self.app(scope, receive, send)
             return
 
         config = self.config
+        opened = await _lifecycle.open_async(config, self._incoming(scope), degrade=kind == "http")
+        if opened.unavailable is not None:
+            await _refuse(kind, opened.unavailable, send)
+            return
+        scope["session"] = opened.session
+        if kind == "websocket":
+            # No response to hook: the handler saves with ``await session.save()``.
+            await self.app(scope, receive, send)
+            return
+
+        started = refused = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started, refused
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                outcome = await _lifecycle.commit_async(config, opened, message["status"])
+                if outcome.unavailable is not None:
+                    refused = True
+                    await _refuse("http", outcome.unavailable, send)
+                    return
+                _add_headers(message, outcome.headers)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            if not started:
+                # No response will carry the session, but a flush or cycle_key
+                # that already happened must still end the old record.
+                await _lifecycle.commit_async(config, opened, None)
+            raise
+
+    def _incoming(self, scope: Scope) -> _core.Incoming:
         cookies: list[bytes] = []
         user_agent = token = None
         token_header = self._token_header
@@ -59,8 +100,8 @@ class SessionMiddleware:
             elif name == token_header:
                 token = value.decode("latin-1")
         client = scope.get("client")
-        incoming = _core.read_request(
-            config,
+        return _core.read_request(
+            self.config,
             cookies,
             user_agent,
             client[0] if client else None,
@@ -68,58 +109,6 @@ class SessionMiddleware:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             secure=scope.get("scheme") in ("https", "wss"),
         )
-
-        record = None
-        degraded = False
-        if incoming.key is not None:
-            try:
-                record = await _run_async(self.store, _load_one(incoming.key), config.event_hooks)
-            except CorruptRecord:
-                _core.security_logger.warning("a corrupted session record was ignored")
-            except StoreError:
-                if config.on_store_error == "fail" or kind != "http":
-                    _core.logger.exception("session store failed on load")
-                    await self._unavailable(kind, send)
-                    return
-                _core.logger.warning("session store failed on load; serving a blank session")
-                degraded = True
-        session = _core.open_session(config, incoming, record)
-        if degraded:
-            session._persist = False
-        scope["session"] = session
-        if kind == "websocket":
-            # No response to hook: the handler saves with ``await session.save()``.
-            await self.app(scope, receive, send)
-            return
-
-        replaced = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal replaced
-            if replaced:
-                return
-            if message["type"] == "http.response.start":
-                try:
-                    await _run_async(
-                        self.store,
-                        session._commit_steps(save=message["status"] < 500),
-                        config.event_hooks,
-                    )
-                except StoreError:
-                    if config.on_store_error == "fail":
-                        _core.logger.exception("session store failed on save")
-                        replaced = True
-                        await self._unavailable("http", send)
-                        return
-                    _core.logger.warning("session store failed on save; session not kept")
-                    session._saved = False
-                headers = message.setdefault("headers", [])
-                if not isinstance(headers, list):
-                    headers = message["headers"] = list(headers)
-                _add_headers(headers, _core.response_headers(config, session, incoming))
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
 
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
@@ -129,26 +118,30 @@ class SessionMiddleware:
 
         return lifespan_send
 
-    @staticmethod
-    async def _unavailable(kind: str, send: Send) -> None:
-        if kind == "websocket":
-            await send({"type": "websocket.close", "code": 1011})
-            return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(_UNAVAILABLE)).encode()),
-                    (b"retry-after", b"5"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _UNAVAILABLE})
+
+async def _refuse(kind: str, unavailable: _lifecycle.Unavailable, send: Send) -> None:
+    if kind == "websocket":
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": unavailable.status,
+            "headers": [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in unavailable.headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": unavailable.body})
 
 
-def _add_headers(headers: list[Any], extra: list[tuple[str, str]]) -> None:
+def _add_headers(message: Message, extra: list[tuple[str, str]]) -> None:
+    if not extra:
+        return
+    headers = message.setdefault("headers", [])
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers)
     for name, value in extra:
         if name == "vary":
             for i, (existing_name, existing) in enumerate(headers):

@@ -35,8 +35,8 @@ def login(session: Session, user_id: str | int, auth_hash: str | None = None) ->
     """
     user = _checked_user_id(session, user_id)
     session.cycle_key()
-    session._bind_user(user)
-    session._set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+    session.bind_user(user)
+    session.set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
 
 
 def _checked_user_id(session: Session, user_id: str | int) -> str:
@@ -46,11 +46,12 @@ def _checked_user_id(session: Session, user_id: str | int) -> str:
     it, not at save as a database error answered with 503.
     """
     user = str(user_id)
-    limit = session._store.max_user_id_length
+    store = session.config.store
+    limit = store.max_user_id_length
     if limit is not None and len(user) > limit:
         raise InvalidUserId(
             f"user id is {len(user)} characters, above the {limit} that "
-            f"{type(session._store).__name__} can bind"
+            f"{type(store).__name__} can bind"
         )
     if "\x00" in user:
         raise InvalidUserId("user id contains a NUL character, which SQL text columns refuse")
@@ -71,7 +72,7 @@ def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
     if user_id is None:
         return None
     if auth_hash is not None:
-        recorded = session._get_meta(_AUTH)
+        recorded = session.get_meta(_AUTH)
         if not isinstance(recorded, str) or not hmac.compare_digest(
             recorded, _fingerprint(auth_hash)
         ):
@@ -90,7 +91,7 @@ async def sessions_for(session: Session) -> list[SessionInfo]:
     user_id = session.user_id
     if user_id is None:
         return []
-    return await session._store.sessions_for(user_id)
+    return await session.config.store.sessions_for(user_id)
 
 
 async def revoke_other_sessions(session: Session) -> int:
@@ -98,9 +99,9 @@ async def revoke_other_sessions(session: Session) -> int:
     user_id = session.user_id
     if user_id is None:
         return 0
-    hooks = session._config.event_hooks
+    hooks = session.config.event_hooks
     started = time.perf_counter() if hooks else None
-    ended = await session._store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
+    ended = await session.config.store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
     if hooks:
-        emit(hooks, "revoked", session._store, None, started, count=ended)
+        emit(hooks, "revoked", session.config.store, None, started, count=ended)
     return ended

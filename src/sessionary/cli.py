@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .bench import register as register_bench
 from .config import DEFAULT_STORE_URL
 from .demo import register as register_demo
 from .exceptions import SessionError
@@ -124,10 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Subcommands that live in their own modules register here (demo, sessions, bench).
+# Subcommands that live in their own modules register here (demo, sessions).
 _EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     register_demo,
-    register_bench,
 ]
 
 

@@ -1,4 +1,4 @@
-"""``WSGISessionMiddleware``: the WSGI twin, over the same sans-I/O core."""
+"""``WSGISessionMiddleware``: the WSGI twin, a thin translation onto the same lifecycle."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from . import _core
+from . import _core, _lifecycle
 from .config import SessionConfig
-from .exceptions import CorruptRecord, StoreError
-from .session import Session, _load_one, _run_sync
 
-__all__ = ["WSGISessionMiddleware", "commit_sync", "open_sync"]
+__all__ = ["WSGISessionMiddleware"]
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -19,12 +17,6 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 ENVIRON_KEY = "sessionary.session"
-_UNAVAILABLE = b"Service Unavailable: the session store did not answer."
-_UNAVAILABLE_HEADERS = [
-    ("Content-Type", "text/plain; charset=utf-8"),
-    ("Content-Length", str(len(_UNAVAILABLE))),
-    ("Retry-After", "5"),
-]
 
 
 class WSGISessionMiddleware:
@@ -34,98 +26,72 @@ class WSGISessionMiddleware:
         self.app = app
         self.config = config if config is not None else SessionConfig(**options)
         self.store = self.config.store
-        self._token_key = "HTTP_" + self.config.header_name.upper().replace("-", "_")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config
-        cookie = environ.get("HTTP_COOKIE")
-        incoming = _core.read_request(
-            config,
-            (cookie,) if cookie else (),
-            environ.get("HTTP_USER_AGENT"),
-            environ.get("REMOTE_ADDR"),
-            token=environ.get(self._token_key),
-            query_string=environ.get("QUERY_STRING", ""),
-            secure=environ.get("wsgi.url_scheme") == "https",
-        )
-        session = open_sync(config, incoming)
-        if session is None:
-            start_response("503 Service Unavailable", list(_UNAVAILABLE_HEADERS))
-            return [_UNAVAILABLE]
-        environ[ENVIRON_KEY] = session
-        failed = False
+        opened = _lifecycle.open_sync(config, incoming_from_environ(config, environ))
+        if opened.unavailable is not None:
+            return _refuse(opened.unavailable, start_response)
+        environ[ENVIRON_KEY] = opened.session
+        started = False
+        refused: _lifecycle.Unavailable | None = None
 
         def session_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            nonlocal failed
-            extra = commit_sync(config, session, incoming, int(status[:3]))
-            if extra is None:
-                failed = True
-                return start_response(
-                    "503 Service Unavailable", list(_UNAVAILABLE_HEADERS), exc_info
-                )
-            for name, value in extra:
+            nonlocal started, refused
+            started = True
+            outcome = _lifecycle.commit_sync(config, opened, int(status[:3]))
+            if outcome.unavailable is not None:
+                refused = outcome.unavailable
+                return _refuse_start(refused, start_response, exc_info)
+            for name, value in outcome.headers:
                 if name == "vary":
                     _merge_vary(headers, value)
                 else:
                     headers.append((name, value))
             return start_response(status, headers, exc_info)
 
-        body = self.app(environ, session_start_response)
-        if failed:
+        try:
+            body = self.app(environ, session_start_response)
+        except BaseException:
+            if not started:
+                # No response will carry the session, but a flush or cycle_key
+                # that already happened must still end the old record.
+                _lifecycle.commit_sync(config, opened, None)
+            raise
+        if refused is not None:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            return [_UNAVAILABLE]
+            return [refused.body]
         return body
 
 
-def open_sync(
-    config: SessionConfig, incoming: _core.Incoming, session_class: type[Session] | None = None
-) -> Session | None:
-    """Load and open the request's session on the sync store path.
-
-    Returns ``None`` when the store failed and ``on_store_error`` is
-    ``"fail"`` (the caller answers 503); with ``"degrade"`` the session is
-    blank and will not be saved.
-    """
-    record = None
-    degraded = False
-    if incoming.key is not None:
-        try:
-            record = _run_sync(config.store, _load_one(incoming.key), config.event_hooks)
-        except CorruptRecord:
-            _core.security_logger.warning("a corrupted session record was ignored")
-        except StoreError:
-            if config.on_store_error == "fail":
-                _core.logger.exception("session store failed on load")
-                return None
-            _core.logger.warning("session store failed on load; serving a blank session")
-            degraded = True
-    session = _core.open_session(config, incoming, record, session_class)
-    if degraded:
-        session._persist = False
-    return session
+def incoming_from_environ(config: SessionConfig, environ: Environ) -> _core.Incoming:
+    """What a WSGI request carried, by the configured transport."""
+    cookie = environ.get("HTTP_COOKIE")
+    return _core.read_request(
+        config,
+        (cookie,) if cookie else (),
+        environ.get("HTTP_USER_AGENT"),
+        environ.get("REMOTE_ADDR"),
+        token=environ.get("HTTP_" + config.header_name.upper().replace("-", "_")),
+        query_string=environ.get("QUERY_STRING", ""),
+        secure=environ.get("wsgi.url_scheme") == "https",
+    )
 
 
-def commit_sync(
-    config: SessionConfig, session: Session, incoming: _core.Incoming, status: int
-) -> list[tuple[str, str]] | None:
-    """Commit the session for a response of ``status``; return the headers to add.
+def _refuse(unavailable: _lifecycle.Unavailable, start_response: StartResponse) -> list[bytes]:
+    _refuse_start(unavailable, start_response, None)
+    return [unavailable.body]
 
-    Returns ``None`` when the store failed and ``on_store_error`` is ``"fail"``
-    (the caller answers 503).
-    """
-    try:
-        _run_sync(config.store, session._commit_steps(save=status < 500), config.event_hooks)
-    except StoreError:
-        if config.on_store_error == "fail":
-            _core.logger.exception("session store failed on save")
-            return None
-        _core.logger.warning("session store failed on save; session not kept")
-        session._saved = False
-    return _core.response_headers(config, session, incoming)
+
+def _refuse_start(
+    unavailable: _lifecycle.Unavailable, start_response: StartResponse, exc_info: ExcInfo | None
+) -> Callable[[bytes], object]:
+    status = f"{unavailable.status} {unavailable.reason}"
+    return start_response(status, list(unavailable.headers), exc_info)
 
 
 def _merge_vary(headers: list[tuple[str, str]], field: str) -> None:

@@ -20,19 +20,19 @@ stored. As in Django, ``set_expiry(timedelta)`` sets a fixed deadline here;
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator
 from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.core.signals import setting_changed
 
-from .. import _core
+from .. import _core, _lifecycle
 from .._clock import from_timestamp
 from .._keys import is_valid_key
+from .._ops import Delete, Steps, run_async, run_sync
 from ..config import SessionConfig
-from ..exceptions import ConfigurationError, CorruptRecord, StoreError
-from ..session import Session, Step, _load_one, _run_async, _run_sync
+from ..exceptions import ConfigurationError
+from ..session import Session
 
 __all__ = ["SessionStore", "get_config"]
 
@@ -93,8 +93,8 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_settings_changed)
 
 
-def _delete(key: str) -> Generator[Step, Any, None]:
-    yield ("delete", (key,), "flushed")
+def _delete(key: str) -> Steps[None]:
+    yield Delete(key, "flushed")
 
 
 class SessionStore(SessionBase):  # type: ignore[misc]
@@ -148,39 +148,29 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     # -- loading ------------------------------------------------------------------
 
-    def _load_steps(self) -> Generator[Step, Any, None]:
+    def _load_steps(self) -> Steps[None]:
         self._loaded = True
         key = self._inner.session_key
         if key is None:
             return
-        config = self._config
-        record = None
-        degraded = False
-        try:
-            record = yield from _load_one(key)
-        except CorruptRecord:
-            _core.security_logger.warning("a corrupted session record was ignored")
-        except StoreError:
-            if config.on_store_error == "fail":
-                raise
-            _core.logger.warning("session store failed on load; serving a blank session")
-            degraded = True
-        self._inner = _core.open_session(config, _core.Incoming(key, True, None), record)
-        if degraded:
-            self._inner._persist = False
+        incoming = _core.Incoming(key, True, None)
+        opened = yield from _lifecycle.open_plan(self._config, incoming)
+        if opened.unavailable is not None:
+            raise opened.unavailable.error
+        self._inner = opened.session
 
     def _get_session(self, no_load: bool = False) -> Session:
         if not self._loaded:
             if no_load:
                 self._loaded = True  # Django's no_load: start from empty data
             else:
-                _run_sync(self._config.store, self._load_steps(), self._config.event_hooks)
+                run_sync(self._config.store, self._load_steps(), self._config.event_hooks)
         self._inner.accessed = True
         return self._inner
 
     async def _aget_session(self, no_load: bool = False) -> Session:
         if not self._loaded and not no_load:
-            await _run_async(self._config.store, self._load_steps(), self._config.event_hooks)
+            await run_async(self._config.store, self._load_steps(), self._config.event_hooks)
         return self._get_session(no_load)
 
     _session = property(_get_session)
@@ -253,13 +243,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         session = self._session
         session.flush()
         # Django's middleware saves nothing for an empty session: delete now.
-        _run_sync(self._config.store, session._commit_steps(save=False), self._config.event_hooks)
+        run_sync(self._config.store, session.commit_plan(save=False), self._config.event_hooks)
 
     async def aflush(self) -> None:
         session = await self._aget_session()
         session.flush()
-        await _run_async(
-            self._config.store, session._commit_steps(save=False), self._config.event_hooks
+        await run_async(
+            self._config.store, session.commit_plan(save=False), self._config.event_hooks
         )
 
     def cycle_key(self) -> None:
@@ -289,42 +279,40 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         await self.asave(must_create=True)
         self._resend = True
 
-    def _save_steps(self, must_create: bool) -> Generator[Step, Any, None]:
+    def _save_steps(self, must_create: bool) -> Steps[None]:
         session = self._inner
-        if must_create and session._record is not None:
+        if must_create and session.record is not None:
             raise CreateError
         if session.session_key is None:
             session.cycle_key()  # an empty session gets a key, as Django's save() does
         # Django's save() always writes (and so extends the expiry).
-        session._modified = True
+        session.require_save()
         user = session.get(_DJANGO_USER)
         if user is not None and str(user) != session.user_id:
             # django.contrib.auth's login joins sessionary's per-user index
             # (``sessionary sessions list --user ID``, revoke).
-            session._bind_user(str(user))
-        yield from session._commit_steps()
-        if session._gone:
+            session.bind_user(str(user))
+        yield from session.commit_plan()
+        if session.gone:
             raise UpdateError
 
     def save(self, must_create: bool = False) -> None:
         self._get_session(no_load=must_create)
-        _run_sync(self._config.store, self._save_steps(must_create), self._config.event_hooks)
+        run_sync(self._config.store, self._save_steps(must_create), self._config.event_hooks)
 
     async def asave(self, must_create: bool = False) -> None:
         await self._aget_session(no_load=must_create)
-        await _run_async(
-            self._config.store, self._save_steps(must_create), self._config.event_hooks
-        )
+        await run_async(self._config.store, self._save_steps(must_create), self._config.event_hooks)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self._inner.session_key
         if key is not None:
-            _run_sync(self._config.store, _delete(key), self._config.event_hooks)
+            run_sync(self._config.store, _delete(key), self._config.event_hooks)
 
     async def adelete(self, session_key: str | None = None) -> None:
         key = session_key or self._inner.session_key
         if key is not None:
-            await _run_async(self._config.store, _delete(key), self._config.event_hooks)
+            await run_async(self._config.store, _delete(key), self._config.event_hooks)
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -12,9 +12,8 @@ seconds (re-applied on every save). New sessions are non-permanent, as in
 Flask, unless the interface is built with ``permanent=True``.
 ``session.new`` is true until the session has a stored record;
 ``session.modified`` is sessionary's (in-place changes to nested values are
-noticed). The store is used through its sync path, and the cookie rules are
-the WSGI middleware's own (:func:`sessionary.wsgi.open_sync` and
-:func:`~sessionary.wsgi.commit_sync`). Flask's ``SESSION_COOKIE_*`` and
+noticed). The store is used through its sync path, and the request
+lifecycle is the WSGI middleware's own (``sessionary._lifecycle``). Flask's ``SESSION_COOKIE_*`` and
 ``PERMANENT_SESSION_LIFETIME`` settings are not read: the
 :class:`~sessionary.SessionConfig` decides the cookie and its age.
 """
@@ -27,30 +26,29 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import ServiceUnavailable
 
-from .. import _core
+from .. import _core, _lifecycle
 from ..config import SessionConfig
 from ..exceptions import ConfigurationError
 from ..messages.middleware import STORAGE_KEY
 from ..messages.storage import BaseStorage
 from ..session import Session
-from ..wsgi import ENVIRON_KEY, commit_sync, open_sync
+from ..wsgi import ENVIRON_KEY
 
 __all__ = ["FlaskSession", "SessionaryInterface", "init_app"]
 
-_UNAVAILABLE = b"Service Unavailable: the session store did not answer."
+# The opened lifecycle of the request, kept beside the session for save_session.
+OPENED_KEY = "sessionary.opened"
 
 
 class FlaskSession(Session):
     """A :class:`~sessionary.Session` with Flask's ``permanent`` and ``new``."""
 
-    __slots__ = ("_incoming", "_unavailable", "new")
+    __slots__ = ("new",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes :class:`~sessionary.Session`'s arguments."""
         super().__init__(*args, **kwargs)
-        self.new = self._record is None
-        self._unavailable = False
-        self._incoming = _core.Incoming(None, False, None)
+        self.new = self.record is None
 
     @property
     def permanent(self) -> bool:
@@ -62,11 +60,11 @@ class FlaskSession(Session):
         value = bool(value)
         if value == self.permanent:
             return  # setting it on every request must not force a save
-        by_policy = not self._config.expire_at_browser_close
+        by_policy = not self.config.expire_at_browser_close
         if value == by_policy:
             self.set_expiry(None)
         else:
-            self.set_expiry(self._config.cookie_age if value else 0)
+            self.set_expiry(self.config.cookie_age if value else 0)
 
 
 class SessionaryInterface(SessionInterface):
@@ -93,34 +91,34 @@ class SessionaryInterface(SessionInterface):
             request.headers.get("User-Agent"),
             request.remote_addr,
         )
-        session = cast("FlaskSession | None", open_sync(config, incoming, FlaskSession))
-        if session is None:
-            # The store failed and on_store_error is "fail": init_app's hook
-            # answers 503 before the view runs; nothing is saved or deleted.
-            session = FlaskSession(config)
-            session._persist = False
-            session._unavailable = True
-        session._incoming = incoming
-        request.environ[ENVIRON_KEY] = session
-        return session
+        opened = _lifecycle.open_sync(config, incoming, FlaskSession)
+        # On a store failure (on_store_error="fail") init_app's hook answers
+        # 503 before the view runs; the blank session is never saved.
+        request.environ[OPENED_KEY] = opened
+        request.environ[ENVIRON_KEY] = opened.session
+        return cast("FlaskSession", opened.session)
 
     def save_session(  # type: ignore[override]
         self, app: Flask, session: FlaskSession, response: Response
     ) -> None:
-        if session._unavailable:
+        from flask import request
+
+        opened = request.environ.get(OPENED_KEY)
+        if not isinstance(opened, _lifecycle.Opened) or opened.unavailable is not None:
             return
         storage = _request_storage()
         if storage is not None:
             # Messages that overflow their cookie must reach the session before it is saved.
             storage.update()
-        headers = commit_sync(self.config, session, session._incoming, response.status_code)
-        if headers is None:
-            response.status_code = 503
-            response.set_data(_UNAVAILABLE)
-            response.content_type = "text/plain; charset=utf-8"
-            response.headers["Retry-After"] = "5"
+        outcome = _lifecycle.commit_sync(self.config, opened, response.status_code)
+        if outcome.unavailable is not None:
+            response.status_code = outcome.unavailable.status
+            response.set_data(outcome.unavailable.body)
+            for name, value in outcome.unavailable.headers:
+                if name != "Content-Length":  # set_data keeps it right
+                    response.headers[name] = value
             return
-        for name, value in headers:
+        for name, value in outcome.headers:
             if name == "vary":
                 response.vary.add(value)
             else:
@@ -141,9 +139,9 @@ def _refuse_if_unavailable() -> None:
     from flask import request
 
     # Read through environ: touching flask.session would mark it accessed.
-    session = request.environ.get(ENVIRON_KEY)
-    if isinstance(session, FlaskSession) and session._unavailable:
-        raise ServiceUnavailable(_UNAVAILABLE.decode(), retry_after=5)
+    opened = request.environ.get(OPENED_KEY)
+    if isinstance(opened, _lifecycle.Opened) and opened.unavailable is not None:
+        raise ServiceUnavailable(opened.unavailable.body.decode(), retry_after=5)
 
 
 def init_app(

@@ -197,8 +197,29 @@ class Store:
         """The longest user id (characters) the store can bind, or ``None``."""
         return None
 
-    def bind(self, config: SessionConfig) -> None:
-        """Take what the store needs from ``config`` (client-side stores: the secrets)."""
+    # -- what the client carries (the seam for client-side stores) --------------
+    # A server-side store needs none of these overridden: the client carries
+    # the session key. A client-side store (the cookie store) carries the
+    # sealed record instead and overrides all four.
+
+    def for_config(self, config: SessionConfig) -> Store:
+        """The store ``config`` uses: this one, or a copy holding what it needs from ``config``.
+
+        Never mutates ``self`` (one store may back several configs).
+        """
+        return self
+
+    def carry(self, key: str, record: SessionRecord) -> str:
+        """What the client carries after ``record`` was committed under ``key``."""
+        return key
+
+    def key_from(self, carried: str, record: SessionRecord) -> str:
+        """The session key, given what the client carried and the record it loaded."""
+        return carried
+
+    def needs_reissue(self, record: SessionRecord) -> bool:
+        """Whether the client's copy must be re-issued even if nothing changed."""
+        return False
 
     # -- async ---------------------------------------------------------------
 
