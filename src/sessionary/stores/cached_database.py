@@ -19,8 +19,8 @@ delete or a write that lands anywhere in between removes the lease, so the
 fill's ``apply`` finds nothing and the stale copy is dropped; a write never
 puts its own result in the cache, whose arrival could be delayed past a
 later logout. Readers that meet a lease read the database. The record's
-creation time, user id and version ride in the cache entry's metadata (an
-``apply`` cannot set them) and are restored on the way out.
+creation time, expiry, user id and version ride in the cache entry's
+metadata (an ``apply`` cannot set them) and are restored on the way out.
 
 One gap no protocol closes: a logout while the cache cannot be reached
 leaves the cached copy in place. So a copy lives at most ``cache_seconds``
