@@ -14,6 +14,7 @@ import time
 
 from ._session import Session
 from .events import emit
+from .exceptions import InvalidUserId
 from .stores.base import ALL_BUT_CURRENT, SessionInfo
 
 __all__ = ["get_user_id", "login", "logout", "revoke_other_sessions", "sessions_for"]
@@ -32,9 +33,33 @@ def login(session: Session, user_id: str | int, auth_hash: str | None = None) ->
     ``auth_hash`` is any string that changes when the user's credentials do
     (the password hash, say).
     """
+    user = _checked_user_id(session, user_id)
     session.cycle_key()
-    session.bind_user(str(user_id))
+    session.bind_user(user)
     session.set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+
+
+def _checked_user_id(session: Session, user_id: str | int) -> str:
+    """``user_id`` as the text the store binds, or ``InvalidUserId`` (before anything changes).
+
+    A user id the store cannot hold must fail here, where the app can catch
+    it, not at save as a database error answered with 503.
+    """
+    user = str(user_id)
+    store = session.config.store
+    limit = store.max_user_id_length
+    if limit is not None and len(user) > limit:
+        raise InvalidUserId(
+            f"user id is {len(user)} characters, above the {limit} that "
+            f"{type(store).__name__} can bind"
+        )
+    if "\x00" in user:
+        raise InvalidUserId("user id contains a NUL character, which SQL text columns refuse")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidUserId("user id is not valid Unicode text (a lone surrogate)") from None
+    return user
 
 
 def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:

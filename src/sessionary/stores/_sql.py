@@ -19,6 +19,8 @@ from ..exceptions import ConfigurationError, CorruptRecord, MissingDependency
 from .base import SessionRecord
 
 DEFAULT_TABLE = "sessionary_session"
+USER_ID_LENGTH = 255
+"""The ``user_id`` column's size in characters; longer ids are refused at login."""
 
 # Default drivers per dialect, (sync, async). psycopg 3 covers both for PostgreSQL.
 _DRIVERS = {
@@ -107,7 +109,7 @@ def make_table(name: str = DEFAULT_TABLE, metadata: sa.MetaData | None = None) -
         sa.Column("created", sa.Double, nullable=False),
         sa.Column("last_seen", sa.Double, nullable=False),
         sa.Column("expires", sa.Double, nullable=False, index=True),
-        sa.Column("user_id", sa.String(255), nullable=True, index=True),
+        sa.Column("user_id", sa.String(USER_ID_LENGTH), nullable=True, index=True),
         sa.Column("version", sa.Integer, nullable=False),
         mysql_charset="utf8mb4",
     )

@@ -7,6 +7,7 @@ Stores receive the visitor's raw key and keep only :func:`hash_key` of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -26,6 +27,8 @@ __all__ = [
     "SessionRecord",
     "Store",
     "apply_change",
+    "check_session_id",
+    "check_target",
     "hash_key",
 ]
 
@@ -35,6 +38,26 @@ ALL_BUT_CURRENT: Final = "all-but-current"
 
 Progress = Callable[[int], None]
 """Called by ``clear_expired`` with the running count of removed records."""
+
+_SESSION_ID = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def check_session_id(session_id: str) -> str:
+    """Return ``session_id`` if it is a session id (a key's SHA-256, 64 hex digits).
+
+    Stores name files and cache keys after it: anything else (``"../x"``, a
+    glob, a key prefix) is refused here, once for every store, with ``ValueError``.
+    """
+    if not isinstance(session_id, str) or _SESSION_ID.match(session_id) is None:
+        raise ValueError(f"not a session id (64 lowercase hex digits): {session_id!r:.80}")
+    return session_id
+
+
+def check_target(target: str) -> str:
+    """Return a ``revoke`` target: ``ALL``, ``ALL_BUT_CURRENT`` or a checked session id."""
+    if target in (ALL, ALL_BUT_CURRENT):
+        return target
+    return check_session_id(target)
 
 
 @dataclass(slots=True)
@@ -155,12 +178,24 @@ class Store:
     """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
     client_side: ClassVar[bool] = False
     """Whether the record travels in the cookie itself (no server-side state)."""
+    max_data_bytes: ClassVar[int | None] = None
+    """The most encoded session data (bytes, as the session counts them) the store can hold.
+
+    ``None``: no limit below ``max_session_bytes``. A store with one (an item
+    size, a cookie) sets it, and the session refuses a value at assignment
+    rather than fail at save.
+    """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or system_clock
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    @property
+    def max_user_id_length(self) -> int | None:
+        """The longest user id (characters) the store can bind, or ``None``."""
+        return None
 
     # -- what the client carries (the seam for client-side stores) --------------
     # A server-side store needs none of these overridden: the client carries

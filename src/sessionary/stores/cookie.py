@@ -168,7 +168,8 @@ class CookieStore(Store):
                 record.version,
             ],
             separators=(",", ":"),
-            ensure_ascii=False,
+            # Escaped ASCII: any str (a lone surrogate in a name) encodes, so it seals.
+            ensure_ascii=True,
         ).encode("utf-8")
         # A one-byte tag says whether zlib was worth it.
         body = b"z" + zlib.compress(body, 6) if len(body) > _COMPRESS_OVER else b"j" + body

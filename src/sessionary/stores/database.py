@@ -15,9 +15,18 @@ from typing import Any
 
 from .._clock import Clock
 from ._async.database import AsyncDatabaseBackend
-from ._sql import DEFAULT_TABLE, Statements, engine_urls, make_table
+from ._sql import DEFAULT_TABLE, USER_ID_LENGTH, Statements, engine_urls, make_table
 from ._sync.database import SyncDatabaseBackend
-from .base import Change, Progress, SessionInfo, SessionRecord, Store, hash_key
+from .base import (
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    check_session_id,
+    check_target,
+    hash_key,
+)
 
 __all__ = ["DatabaseStore"]
 
@@ -65,6 +74,12 @@ class DatabaseStore(Store):
 
         return f"DatabaseStore({make_url(self.url).render_as_string(hide_password=True)!r})"
 
+    @property
+    def max_user_id_length(self) -> int | None:
+        # The column's size on every dialect (SQLite would store more): an app
+        # moving from SQLite to PostgreSQL meets the same limit.
+        return USER_ID_LENGTH
+
     # -- async ---------------------------------------------------------------
 
     async def load(self, key: str) -> SessionRecord | None:
@@ -83,7 +98,7 @@ class DatabaseStore(Store):
         await self._async.delete(hash_key(key))
 
     async def forget(self, session_id: str) -> None:
-        await self._async.delete(session_id)
+        await self._async.delete(check_session_id(session_id))
 
     async def exists(self, key: str) -> bool:
         return await self._async.exists(hash_key(key))
@@ -97,7 +112,7 @@ class DatabaseStore(Store):
         return await self._async.sessions_for(user_id)
 
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return await self._async.revoke(user_id, target, _keep(current))
+        return await self._async.revoke(user_id, check_target(target), _keep(current))
 
     async def migrate(self) -> bool:
         return await self._async.migrate()
@@ -123,7 +138,7 @@ class DatabaseStore(Store):
         self._sync.delete(hash_key(key))
 
     def forget_sync(self, session_id: str) -> None:
-        self._sync.delete(session_id)
+        self._sync.delete(check_session_id(session_id))
 
     def exists_sync(self, key: str) -> bool:
         return self._sync.exists(hash_key(key))
@@ -137,7 +152,7 @@ class DatabaseStore(Store):
         return self._sync.sessions_for(user_id)
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self._sync.revoke(user_id, target, _keep(current))
+        return self._sync.revoke(user_id, check_target(target), _keep(current))
 
     def migrate_sync(self) -> bool:
         return self._sync.migrate()

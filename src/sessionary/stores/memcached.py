@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
@@ -27,7 +27,7 @@ except ImportError as exc:  # exercised by tests/test_cli.py with the drivers hi
     raise MissingDependency("MemcachedStore (pymemcache, aiomcache)", "memcached") from exc
 
 from ._composed import ComposedStore
-from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
+from ._memcached import DEFAULT_PREFIX, ITEM_LIMIT, Command, Logic, Router, Steps, parse_servers
 from .base import Progress
 
 __all__ = ["MemcachedStore"]
@@ -216,6 +216,14 @@ async def _zero() -> int:
 
 class MemcachedStore(ComposedStore):
     """Sessions in Memcached. ``timeout`` (seconds) bounds every command."""
+
+    max_data_bytes: ClassVar[int | None] = (ITEM_LIMIT - 16 * 1024) // 2
+    """A session this size (as the session counts it) always fits one item (1 MiB).
+
+    Values are ASCII text (one byte a character), and the record nests each
+    one in a JSON string, where a quote or backslash takes two bytes: so half
+    the item, less 16 KiB for the record's times, metadata and user id.
+    """
 
     def __init__(
         self,
