@@ -209,3 +209,153 @@ async def test_async_session_api(store_url: str) -> None:
     from sessionary.integrations.django import get_config
 
     await get_config().store.aclose()
+
+
+# -- Django's SessionBase, in full ---------------------------------------------------
+
+
+def test_pop_takes_default_as_a_keyword(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    assert session.pop("missing", default="fallback") == "fallback"
+    assert session.pop("a", default=None) == 1
+    with pytest.raises(KeyError):
+        session.pop("a")
+
+
+def test_encode_and_decode_use_djangos_serializer(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    data = {"a": [1, 2], "b": "x"}
+    assert session.decode(session.encode(data)) == data
+
+
+def test_a_corrupted_encoding_is_logged_to_django_security(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    with caplog.at_level("WARNING", logger="django.security.SuspiciousSession"):
+        assert SessionStore().decode("bad:encoded:value") == {}
+    assert "Session data corrupted" in caplog.text
+
+
+def test_load_returns_the_stored_data_not_unsaved_changes(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["saved"] = 1
+    session.save()
+    session["unsaved"] = 2
+    assert session.load() == {"saved": 1}
+    assert SessionStore().load() == {}
+
+
+def test_cycle_key_deletes_the_old_record_at_once(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    session.save()
+    old = session.session_key
+    session.cycle_key()  # no save() after it
+    assert not session.exists(old)
+    assert SessionStore(session.session_key)["a"] == 1
+
+
+def test_expiry_dates_are_naive_local_times_without_use_tz(store_url: str) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sessionary.integrations.django import SessionStore
+
+    with override_settings(USE_TZ=False, TIME_ZONE="America/Chicago"):
+        session = SessionStore()
+        modification = timezone.now()
+        assert timezone.is_naive(modification)
+        ten = dt.timedelta(seconds=10)
+        session.set_expiry(modification + ten)
+        assert session.get_expiry_date(modification=modification) == modification + ten
+        assert session.get_expiry_age(modification=modification) == 10
+        session.set_expiry(60)
+        later = session.get_expiry_date(modification=modification)
+        assert later == modification + dt.timedelta(seconds=60)
+
+
+def test_expiry_arguments_follow_django(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    assert session.get_expiry_age(expiry=None) == settings.SESSION_COOKIE_AGE
+    assert session.get_expiry_age(expiry=30) == 30
+
+
+def test_settings_changed_by_override_settings_are_seen(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    with override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True):
+        assert session.get_expire_at_browser_close()
+    with override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=False):
+        assert not session.get_expire_at_browser_close()
+    with override_settings(SESSION_COOKIE_AGE=123):
+        assert session.get_expiry_age() == 123
+
+
+@override_settings(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Strict")
+def test_django_cookie_settings_shape_the_cookie(client: Client) -> None:
+    response = client.post("/name", {"name": "Ada"})
+    morsel = response.cookies["sessionid"]
+    assert morsel["secure"] is True
+    assert morsel["samesite"] == "Strict"
+
+
+def test_async_api_works_from_one_event_loop_after_another(store_url: str) -> None:
+    from asgiref.sync import async_to_sync
+
+    from sessionary.integrations.django import SessionStore
+
+    # async_to_sync runs each call on a new event loop, as Django does for
+    # async code under WSGI; nothing may stay bound to the first loop.
+    session = SessionStore()
+    async_to_sync(session.aset)("a", 1)
+    async_to_sync(session.asave)()
+    again = SessionStore(session.session_key)
+    assert async_to_sync(again.aget)("a") == 1
+    async_to_sync(again.acycle_key)()
+    assert not async_to_sync(again.aexists)(session.session_key)
+
+
+def test_clearsessions_command_clears_expired_records(store_url: str) -> None:
+    import datetime as dt
+
+    from django.contrib.sessions.management.commands.clearsessions import Command
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from sessionary.integrations.django import SessionStore
+
+    expired, live = SessionStore(), SessionStore()
+    expired["a"] = live["a"] = 1
+    expired.set_expiry(timezone.now() - dt.timedelta(seconds=1))
+    expired.save()
+    live.save()
+    call_command(Command())  # manage.py clearsessions
+    assert not expired.exists(expired.session_key)
+    assert live.exists(live.session_key)
+
+
+def test_a_store_outage_answers_503_not_500(tmp_path: Path) -> None:
+    # A store whose table was never created: every load fails.
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    with override_settings(SESSIONARY={"store": missing, "secret_key": SECRET}):
+        client = Client(raise_request_exception=False)
+        client.cookies["sessionid"] = "a" * 32
+        response = client.get("/state")
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert "sessionid" not in response.cookies

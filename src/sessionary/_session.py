@@ -411,6 +411,15 @@ class Session(dict[str, Any]):
         now = self._config.now()
         return from_timestamp(now + self._expiry_age(now))
 
+    def get_expiry_setting(self) -> int | dt.datetime | None:
+        """What :meth:`set_expiry` set: seconds (``0``: browser close), a deadline
+        (aware UTC), or ``None`` (the global policy)."""
+        deadline = self._meta.get(_EXPIRY_AT)
+        if deadline is not None:
+            return from_timestamp(float(deadline))
+        seconds = self._meta.get(_EXPIRY)
+        return None if seconds is None else int(seconds)
+
     def get_expire_at_browser_close(self) -> bool:
         if _EXPIRY_AT in self._meta:
             return False
