@@ -306,12 +306,30 @@ def test_settings_changed_by_override_settings_are_seen(store_url: str) -> None:
         assert session.get_expiry_age() == 123
 
 
-@override_settings(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Strict")
-def test_django_cookie_settings_shape_the_cookie(client: Client) -> None:
-    response = client.post("/name", {"name": "Ada"})
-    morsel = response.cookies["sessionid"]
-    assert morsel["secure"] is True
-    assert morsel["samesite"] == "Strict"
+@pytest.mark.parametrize(
+    ("setting", "value", "attribute", "expected"),
+    [
+        ("SESSION_COOKIE_SECURE", True, "secure", True),
+        ("SESSION_COOKIE_HTTPONLY", False, "httponly", ""),
+        ("SESSION_COOKIE_SAMESITE", "Strict", "samesite", "Strict"),
+        ("SESSION_COOKIE_DOMAIN", ".example.com", "domain", ".example.com"),
+        ("SESSION_COOKIE_PATH", "/shop", "path", "/shop"),
+        ("SESSION_COOKIE_AGE", 600, "max-age", 600),
+    ],
+)
+def test_django_cookie_settings_shape_the_cookie(
+    store_url: str, setting: str, value: object, attribute: str, expected: object
+) -> None:
+    with override_settings(**{setting: value}):
+        response = Client().post("/name", {"name": "Ada"})
+    assert response.cookies["sessionid"][attribute] == expected
+
+
+def test_django_cookie_name_setting_names_the_cookie(store_url: str) -> None:
+    with override_settings(SESSION_COOKIE_NAME="shop_session"):
+        response = Client().post("/name", {"name": "Ada"})
+    assert "shop_session" in response.cookies
+    assert "sessionid" not in response.cookies
 
 
 def test_async_api_works_from_one_event_loop_after_another(store_url: str) -> None:
