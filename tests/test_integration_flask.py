@@ -403,3 +403,21 @@ def test_every_transport_keeps_one_session_on_flask(store_url: str, transport: s
         second = client.get(f"/count?sid={token}")
     assert second.text == "2"
     assert "X-Session-Token" not in second.headers  # same key: nothing new to carry
+
+
+def test_pop_marks_modified_as_flask_does_but_not_when_it_raises(store_url: str) -> None:
+    app = Flask(__name__)
+    init_app(app, SessionConfig(store=store_url))
+    seen: list[bool] = []
+
+    @app.get("/")
+    def view() -> str:
+        with pytest.raises(KeyError):
+            session.pop("missing")
+        seen.append(session.modified)
+        session.pop("missing", None)
+        seen.append(session.modified)
+        return "ok"
+
+    app.test_client().get("/")
+    assert seen == [False, True]

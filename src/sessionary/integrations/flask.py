@@ -117,9 +117,11 @@ class FlaskSession(Session):
         self._changed = changed
 
     def pop(self, name: str, default: Any = _MISSING) -> Any:
-        # Flask's session marks itself modified on every pop, even of a missing key.
+        value = super().pop(name) if default is _MISSING else super().pop(name, default)
+        # Flask's session marks itself modified on every pop that returns,
+        # even of a missing key with a default (werkzeug's CallbackDict).
         self._changed = True
-        return super().pop(name) if default is _MISSING else super().pop(name, default)
+        return value
 
     def has_data(self) -> bool:
         """Whether any value is stored, without marking the session accessed."""
