@@ -3,21 +3,27 @@ shared by a Django view and a Starlette view (same SQLite file, same secret)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import django
 import pytest
+import sqlalchemy as sa
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
+from django.urls import path
 from starlette.testclient import TestClient
 
 from sessionary import SessionConfig
 from sessionary.exceptions import ConfigurationError
-from sessionary.stores import from_url
+from sessionary.stores import DatabaseStore, from_url
 
 from .conftest import SECRET
 from .examples import load_example, message_items, sqlite_store_url
+from .faults import TcpProxy
+from .store_registry import require_server
 
 example_settings = load_example("shop.settings")
 if not settings.configured:
@@ -377,3 +383,80 @@ def test_a_store_outage_answers_503_not_500(tmp_path: Path) -> None:
         assert response.status_code == 503
         assert response["Retry-After"] == "5"
         assert "sessionid" not in response.cookies
+
+
+# -- a real outage: PostgreSQL behind a proxy the test cuts --------------------------
+
+_proxies: list[TcpProxy] = []
+
+
+def _outage_read(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(request.session.get("n")))
+
+
+def _outage_write_then_cut(request: HttpRequest) -> HttpResponse:
+    request.session["n"] = request.session.get("n", 0) + 1
+    _proxies[-1].cut()  # the server dies before the response saves the session
+    return HttpResponse("written")
+
+
+urlpatterns = [
+    path("read", _outage_read),
+    path("write-then-cut", _outage_write_then_cut),
+]
+
+
+@pytest.fixture
+def pg_behind_proxy() -> Iterator[TcpProxy]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    proxy = TcpProxy(5432)
+    _proxies.append(proxy)
+    table = f"sessionary_django_outage_{uuid.uuid4().hex[:10]}"
+    store = DatabaseStore(
+        f"postgresql://postgres@127.0.0.1:{proxy.port}/test", table=table, connect_timeout=2
+    )
+    store.migrate_sync()
+    with override_settings(SESSIONARY={"store": store}, ROOT_URLCONF=__name__):
+        yield proxy
+    store.close()
+    _proxies.remove(proxy)
+    proxy.close()
+    direct = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with direct.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    direct.dispose()
+
+
+def test_django_answers_503_while_postgresql_is_down_and_recovers(
+    pg_behind_proxy: TcpProxy,
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = str(session.session_key)
+    pg_behind_proxy.cut()
+    down = client.get("/read")
+    assert down.status_code == 503
+    assert "sessionid" not in down.cookies
+    pg_behind_proxy.restore()
+    assert client.get("/read").content == b"1"  # nothing committed was lost
+
+
+def test_django_answers_503_when_postgresql_dies_before_the_save(
+    pg_behind_proxy: TcpProxy,
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = str(session.session_key)
+    response = client.get("/write-then-cut")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    pg_behind_proxy.restore()
+    assert SessionStore(session.session_key)["n"] == 1  # the failed save left no trace

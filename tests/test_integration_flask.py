@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask, session
+from flask import request as flask_request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from sessionary import SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations.flask import FlaskSession, SessionaryInterface, init_app
-from sessionary.stores import from_url
+from sessionary.stores import DatabaseStore, from_url
 
 from .conftest import SECRET
 from .examples import load_example, message_items, sqlite_store_url
+from .faults import TcpProxy
+from .store_registry import require_server
 
 # Flask's SESSION_COOKIE_NAME applies where the SessionConfig leaves cookie_name unset.
 COOKIE = "session"
@@ -421,3 +427,50 @@ def test_pop_marks_modified_as_flask_does_but_not_when_it_raises(store_url: str)
 
     app.test_client().get("/")
     assert seen == [False, True]
+
+
+# -- a real outage: PostgreSQL behind a proxy the test cuts --------------------------
+
+
+@pytest.fixture
+def pg_behind_proxy() -> Iterator[tuple[DatabaseStore, TcpProxy]]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    proxy = TcpProxy(5432)
+    table = f"sessionary_flask_outage_{uuid.uuid4().hex[:10]}"
+    store = DatabaseStore(
+        f"postgresql://postgres@127.0.0.1:{proxy.port}/test", table=table, connect_timeout=2
+    )
+    store.migrate_sync()
+    yield store, proxy
+    store.close()
+    proxy.close()
+    direct = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with direct.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    direct.dispose()
+
+
+def test_flask_answers_503_when_postgresql_dies_mid_request_and_recovers(
+    pg_behind_proxy: tuple[DatabaseStore, TcpProxy],
+) -> None:
+    store, proxy = pg_behind_proxy
+    app = Flask(__name__)
+    init_app(app, SessionConfig(store=store))
+
+    @app.get("/write")
+    def write() -> str:
+        session["n"] = session.get("n", 0) + 1
+        if "cut" in flask_request.args:
+            proxy.cut()  # the server dies before the response saves the session
+        return str(session["n"])
+
+    client = app.test_client()
+    assert client.get("/write").text == "1"
+    died = client.get("/write?cut=1")
+    assert died.status_code == 503
+    assert died.headers["Retry-After"] == "5"
+    down = client.get("/write")  # still down: refused before the view runs
+    assert down.status_code == 503
+    assert down.headers.getlist("Set-Cookie") == []
+    proxy.restore()
+    assert client.get("/write").text == "2"  # the failed save left no trace
