@@ -81,6 +81,11 @@ class Session(dict[str, Any]):
         "accessed",
     )
 
+    # One value's stored text. An integration may speak its framework's
+    # dialect (Flask's tagged JSON) by overriding both in a subclass.
+    encode_value = staticmethod(_serialization.encode)
+    decode_value = staticmethod(_serialization.decode)
+
     def __init__(
         self,
         config: SessionConfig,
@@ -155,7 +160,7 @@ class Session(dict[str, Any]):
             pass
         raw = self._raw[name]
         try:
-            value = _serialization.decode(raw)
+            value = self.decode_value(raw)
         except ValueError:
             # Only a tampered store holds undecodable text: drop the key, loudly.
             security_logger.warning("session value %r could not be decoded; dropped", name)
@@ -254,7 +259,7 @@ class Session(dict[str, Any]):
         if not isinstance(name, str):
             raise TypeError(f"session keys are strings, not {type(name).__name__}")
         try:
-            raw = _serialization.encode(value)
+            raw = self.encode_value(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
         # Refuse here, where the app can catch it, rather than at commit.
@@ -406,6 +411,15 @@ class Session(dict[str, Any]):
         now = self._config.now()
         return from_timestamp(now + self._expiry_age(now))
 
+    def get_expiry_setting(self) -> int | dt.datetime | None:
+        """What :meth:`set_expiry` set: seconds (``0``: browser close), a deadline
+        (aware UTC), or ``None`` (the global policy)."""
+        deadline = self._meta.get(_EXPIRY_AT)
+        if deadline is not None:
+            return from_timestamp(float(deadline))
+        seconds = self._meta.get(_EXPIRY)
+        return None if seconds is None else int(seconds)
+
     def get_expire_at_browser_close(self) -> bool:
         if _EXPIRY_AT in self._meta:
             return False
@@ -521,7 +535,7 @@ class Session(dict[str, Any]):
         # Values read and then mutated in place join the change set.
         for name, before in self._watch.items():
             if name in self._raw:
-                raw = _serialization.encode(self._values[name])
+                raw = self.encode_value(self._values[name])
                 if raw != before:
                     self._raw[name] = raw
                     _dict_set(self, name, raw)
@@ -531,7 +545,7 @@ class Session(dict[str, Any]):
         if self._forced:
             for name in self._values:
                 if name in self._raw:
-                    raw = _serialization.encode(self._values[name])
+                    raw = self.encode_value(self._values[name])
                     self._set[name] = self._raw[name] = raw
                     _dict_set(self, name, raw)
 
