@@ -248,7 +248,19 @@ def test_secure_false_by_default_and_httponly_can_be_turned_off(store_url: str) 
     (header,) = app.test_client().get("/set").headers.getlist("Set-Cookie")
     assert "httponly" not in header.lower()
     assert "secure" not in header.lower()
-    assert "samesite" not in header.lower()  # Flask's default SESSION_COOKIE_SAMESITE is None
+
+
+def test_an_app_that_left_flasks_samesite_default_gets_lax(store_url: str) -> None:
+    # Flask's own default is no SameSite at all; sessionary's secure default wins.
+    (header,) = flask_app(store_url).test_client().get("/set").headers.getlist("Set-Cookie")
+    assert "samesite=lax" in header.lower()
+
+
+def test_samesite_none_set_by_the_app_after_init_app_is_obeyed(store_url: str) -> None:
+    app = flask_app(store_url)
+    app.config["SESSION_COOKIE_SAMESITE"] = None
+    (header,) = app.test_client().get("/set").headers.getlist("Set-Cookie")
+    assert "samesite" not in header.lower()
 
 
 def test_settings_changed_between_requests_are_obeyed(store_url: str) -> None:

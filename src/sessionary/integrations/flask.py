@@ -283,8 +283,15 @@ def init_app(
 
     Without ``config``, it comes from ``SESSIONARY_*`` environment variables.
     A store outage answers 503 before the view runs (``on_store_error="fail"``).
+
+    Flask's own default is no ``SameSite`` attribute; an app that left
+    ``SESSION_COOKIE_SAMESITE`` at that default gets sessionary's ``Lax``
+    written into ``app.config`` here, so the secure default holds while a
+    value the app sets later (``None`` included) is still obeyed.
     """
     interface = SessionaryInterface(config or SessionConfig.from_env(), permanent=permanent)
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = interface.config.cookie_samesite
     app.session_interface = interface
     app.before_request(_refuse_if_unavailable)
     return interface
