@@ -70,6 +70,7 @@ class Session(dict[str, Any]):
         "_limit",
         "_meta",
         "_modified",
+        "_origin",
         "_persist",
         "_raw",
         "_record",
@@ -128,6 +129,9 @@ class Session(dict[str, Any]):
         self._deleted: set[str] = set()
         self._cleared = False
         self._cycled = False
+        # What a rotation carries to the new key: the record's creation time
+        # (the absolute timeout counts from it) and its bound user.
+        self._origin: tuple[float, str | None] | None = None
         self._size = -1
 
     # -- state flags -----------------------------------------------------------
@@ -344,6 +348,7 @@ class Session(dict[str, Any]):
         self._key = None
         self._record = None
         self._meta = {}
+        self._origin = None
         self._cleared = False
 
     def cycle_key(self) -> None:
@@ -352,6 +357,7 @@ class Session(dict[str, Any]):
         self._modified = True
         if self._key is not None and self._record is not None:
             self._dead_keys.append((self._key, "cycled"))
+            self._origin = (self._record.created, self._record.user_id)
         self._key = new_key()
         self._record = None
         self._cycled = True
@@ -453,7 +459,9 @@ class Session(dict[str, Any]):
         user = self._meta.get("uid", _MISSING)
         if user is not _MISSING:
             return user  # type: ignore[no-any-return]
-        return self._record.user_id if self._record is not None else None
+        if self._record is None:
+            return self._origin[1] if self._origin is not None else None
+        return self._record.user_id
 
     # -- the named internal API (auth, the lifecycle, the integrations) -----------
 
@@ -601,9 +609,17 @@ class Session(dict[str, Any]):
 
     def _create(self, now: float, user: Any) -> Steps[None]:
         meta = dict(self._meta)
+        created, user_id = now, None if user is _MISSING else user
+        if self._origin is not None:
+            # A rotation is the same session under a new key: it keeps its age
+            # (else rotating would escape the absolute timeout), its user and
+            # the device it was first seen on.
+            created = self._origin[0]
+            if user is _MISSING:
+                user_id = self._origin[1]
         if self._client:
-            meta.update({k: v for k, v in self._client.items() if v})
-        user_id = None if user is _MISSING else user
+            fresh = {k: v for k, v in self._client.items() if v}
+            meta.update(fresh if self._origin is None else {**fresh, **meta})
         key = self._key
         if key is None or not is_valid_key(key):
             key = new_key()
@@ -611,9 +627,9 @@ class Session(dict[str, Any]):
             record = SessionRecord(
                 key_hash="",
                 data=dict(self._raw),
-                created=now,
+                created=created,
                 last_seen=now,
-                expires=self._deadline(now, now),
+                expires=self._deadline(now, created),
                 user_id=user_id,
                 version=1,
                 meta=meta,
