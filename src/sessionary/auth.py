@@ -4,6 +4,12 @@ Password hashing belongs to a hashing library (the demo uses argon2); these
 helpers only bind the user id and a fingerprint of the user's credential
 state, so that changing a password ends the user's other sessions, as in
 Django.
+
+Step-up: :func:`login` and :func:`reauthenticate` record when the visitor
+last proved who they are; :func:`require_recent_auth` (or the raising
+:func:`check_recent_auth`) lets a sensitive action insist that this happened
+recently. Each integration wraps it for its framework (a decorator or a
+dependency that redirects to a re-authentication page, or answers 401).
 """
 
 from __future__ import annotations
@@ -11,15 +17,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from ._session import Session
 from .events import emit
-from .exceptions import InvalidUserId
+from .exceptions import InvalidUserId, ReauthenticationRequired
 from .stores.base import ALL_BUT_CURRENT, SessionInfo
 
-__all__ = ["get_user_id", "login", "logout", "revoke_other_sessions", "sessions_for"]
+__all__ = [
+    "authenticated_at",
+    "check_recent_auth",
+    "get_user_id",
+    "login",
+    "logout",
+    "reauthenticate",
+    "reauthentication_url",
+    "require_recent_auth",
+    "revoke_other_sessions",
+    "sessions_for",
+]
 
 _AUTH = "auth"
+_AUTH_AT = "auth_at"  # epoch seconds of the last login or re-authentication
 
 
 def _fingerprint(auth_hash: str) -> str:
@@ -37,6 +56,55 @@ def login(session: Session, user_id: str | int, auth_hash: str | None = None) ->
     session.cycle_key()
     session.bind_user(user)
     session.set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+    session.set_meta(_AUTH_AT, session.config.now())
+
+
+def reauthenticate(session: Session, *, cycle: bool = True) -> None:
+    """Record that the logged-in visitor just proved who they are again (re-entered
+    the password): :func:`require_recent_auth` counts from now.
+
+    The key is cycled, as at login: the session gains privileges, so a key
+    observed before must not share them. ``cycle=False`` is for a caller that
+    has just cycled it (a framework's own login).
+    """
+    if session.user_id is None:
+        raise ValueError("reauthenticate() needs a logged-in session: call login() first")
+    if cycle:
+        session.cycle_key()
+    session.set_meta(_AUTH_AT, session.config.now())
+
+
+def authenticated_at(session: Session) -> float | None:
+    """Epoch seconds of the session's last login or re-authentication, or ``None``."""
+    if session.user_id is None:
+        return None
+    value = session.get_meta(_AUTH_AT)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def require_recent_auth(session: Session, max_age: float) -> bool:
+    """Whether a user is logged in and authenticated at most ``max_age`` seconds ago."""
+    when = authenticated_at(session)
+    return when is not None and session.config.now() - when <= max_age
+
+
+def check_recent_auth(session: Session, max_age: float) -> None:
+    """:func:`require_recent_auth`, raising :class:`ReauthenticationRequired` when it fails."""
+    when = authenticated_at(session)
+    age = None if when is None else session.config.now() - when
+    if age is None or age > max_age:
+        raise ReauthenticationRequired(max_age, age)
+
+
+def reauthentication_url(reauth_url: str, next_url: str) -> str:
+    """``reauth_url`` with ``next=`` set to ``next_url`` (a path on this site).
+
+    The integrations' step-up helpers redirect there; the page should send the
+    visitor back to ``next`` only if it is a local path.
+    """
+    parts = urlsplit(reauth_url)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}next={quote(next_url, safe='/')}"))
 
 
 def _checked_user_id(session: Session, user_id: str | int) -> str:

@@ -9,6 +9,7 @@ Every error derives from :class:`SessionError`::
     │   ├── UnserializableValue   (also a TypeError) a value that is not JSON-safe
     │   ├── SessionTooLarge       the encoded session exceeds max_session_bytes
     │   └── InvalidUserId         (also a ValueError) a user id the store cannot bind
+    ├── ReauthenticationRequired  the last authentication is older than an action allows
     ├── StoreError                the store failed
     │   ├── StoreUnavailable      the server cannot be reached or timed out
     │   ├── SessionKeyExists      a must-create save met an existing key
@@ -25,6 +26,7 @@ __all__ = [
     "CorruptRecord",
     "InvalidUserId",
     "MissingDependency",
+    "ReauthenticationRequired",
     "SessionDataError",
     "SessionError",
     "SessionKeyExists",
@@ -81,6 +83,20 @@ class SessionTooLarge(SessionDataError):
 
 class InvalidUserId(SessionDataError, ValueError):
     """``auth.login`` was given a user id the store cannot bind (too long, or not text)."""
+
+
+class ReauthenticationRequired(SessionError):
+    """A sensitive action needs a fresher authentication (``auth.check_recent_auth``).
+
+    ``max_age`` is what the action allows (seconds); ``age`` how long ago the
+    visitor last authenticated (``None``: never, in this session).
+    """
+
+    def __init__(self, max_age: float, age: float | None) -> None:
+        when = "never authenticated" if age is None else f"authenticated {age:.0f} s ago"
+        super().__init__(f"re-authentication required: {when}, this action allows {max_age:.0f} s")
+        self.max_age = max_age
+        self.age = age
 
 
 class StoreError(SessionError):

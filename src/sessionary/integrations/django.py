@@ -24,6 +24,8 @@ nested values are noticed, and keys are never stored.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
@@ -31,11 +33,11 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.signals import setting_changed
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .. import _core, _lifecycle
+from .. import _core, _lifecycle, auth
 from .._config import SessionConfig
 from .._keys import is_valid_key
 from .._ops import Delete, Steps, run_sync
@@ -43,7 +45,13 @@ from .._session import Session
 from ..exceptions import ConfigurationError, StoreError
 from ..stores import Store, from_url
 
-__all__ = ["SessionMiddleware", "SessionStore", "get_config"]
+__all__ = [
+    "SessionMiddleware",
+    "SessionStore",
+    "get_config",
+    "reauthenticate",
+    "requires_recent_auth",
+]
 
 _config: SessionConfig | None = None
 _DJANGO_USER = "_auth_user_id"  # django.contrib.auth.SESSION_KEY
@@ -363,8 +371,10 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         user = session.get(_DJANGO_USER)
         if user is not None and str(user) != session.user_id:
             # django.contrib.auth's login joins sessionary's per-user index
-            # (``sessionary sessions list --user ID``, revoke).
+            # (``sessionary sessions list --user ID``, revoke), and counts as
+            # the authentication that step-up checks (it cycled the key).
             session.bind_user(str(user))
+            auth.reauthenticate(session, cycle=False)
         yield from session.commit_plan()
         if session.gone:
             raise UpdateError
@@ -430,3 +440,49 @@ def _unavailable_response() -> HttpResponse:
         if name != "Content-Length":  # HttpResponse sets it from the body
             response[name] = value
     return response
+
+
+def _sessionary_session(request: HttpRequest) -> Session:
+    store = getattr(request, "session", None)
+    if not isinstance(store, SessionStore):
+        raise ConfigurationError(
+            "SESSION_ENGINE", 'set SESSION_ENGINE = "sessionary.integrations.django"'
+        )
+    return store._get_session()
+
+
+def reauthenticate(request: HttpRequest) -> None:
+    """Record that the visitor just re-entered their password (step-up starts now)."""
+    auth.reauthenticate(_sessionary_session(request))
+
+
+View = Callable[..., HttpResponseBase]
+
+
+def requires_recent_auth(
+    max_age: float, *, reauth_url: str | None = None
+) -> Callable[[View], View]:
+    """Run the view only if the visitor authenticated at most ``max_age`` seconds ago.
+
+    ``django.contrib.auth.login`` counts as an authentication; so does
+    :func:`reauthenticate`. Otherwise answer 401 (an API), or with
+    ``reauth_url`` redirect (303) there with ``next=`` the current path.
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if auth.require_recent_auth(_sessionary_session(request), max_age):
+                return view(request, *args, **kwargs)
+            if reauth_url is None:
+                return HttpResponse(
+                    "Re-authentication required.", status=401, content_type="text/plain"
+                )
+            target = auth.reauthentication_url(reauth_url, request.get_full_path())
+            response = HttpResponseRedirect(target)
+            response.status_code = 303
+            return response
+
+        return guarded
+
+    return decorate

@@ -38,14 +38,17 @@ the cookie holds a random key, not signed data), see
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, cast
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+import flask
 from flask import Flask, Request, Response
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import ServiceUnavailable
 
-from .. import _lifecycle
+from .. import _lifecycle, auth
 from .._config import SessionConfig
 from .._session import Session
 from .._wsgi import ENVIRON_KEY, incoming_from_environ
@@ -53,7 +56,7 @@ from ..exceptions import ConfigurationError
 from ..messages.middleware import STORAGE_KEY
 from ..messages.storage import BaseStorage
 
-__all__ = ["FlaskSession", "SessionaryInterface", "init_app"]
+__all__ = ["FlaskSession", "SessionaryInterface", "init_app", "requires_recent_auth"]
 
 # The opened lifecycle of the request, kept beside the session for save_session.
 OPENED_KEY = "sessionary.opened"
@@ -295,3 +298,33 @@ def init_app(
     app.session_interface = interface
     app.before_request(_refuse_if_unavailable)
     return interface
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def requires_recent_auth(
+    max_age: float, *, reauth_url: str | None = None
+) -> Callable[[View], View]:
+    """Run the view only if the visitor authenticated at most ``max_age`` seconds ago.
+
+    Otherwise answer 401 (an API), or with ``reauth_url`` redirect (303)
+    there with ``next=`` the current path.
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            session = flask.session
+            if not isinstance(session, Session):
+                raise ConfigurationError("SESSION_INTERFACE", "call init_app(app, config) first")
+            if auth.require_recent_auth(cast(Session, session), max_age):
+                return view(*args, **kwargs)
+            if reauth_url is None:
+                return Response("Re-authentication required.", 401, mimetype="text/plain")
+            here = flask.request.full_path if flask.request.query_string else flask.request.path
+            return flask.redirect(auth.reauthentication_url(reauth_url, here), 303)
+
+        return cast(View, guarded)
+
+    return decorate
