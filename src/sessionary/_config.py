@@ -72,6 +72,7 @@ class SessionConfig:
     on_store_error: OnStoreError = "fail"
     event_hooks: Sequence[EventHook] = ()
     clock: Clock | None = None
+    refresh_after: int | None = None
     """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
 
     ``None`` reads the store's clock, so a test that sets ``store.clock``
@@ -110,6 +111,7 @@ class SessionConfig:
             on_store_error: OnStoreError = "fail",
             event_hooks: Sequence[EventHook] = (),
             clock: Clock | None = None,
+            refresh_after: int | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -187,7 +189,7 @@ class SessionConfig:
             # 0 is a cookie the browser drops at once (Starlette's max_age=0).
             raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
-        for name in ("idle_timeout", "absolute_timeout"):
+        for name in ("idle_timeout", "absolute_timeout", "refresh_after"):
             value = getattr(self, name)
             if value is not None:
                 _positive_int(name, value)
@@ -249,13 +251,20 @@ _BOOL_FIELDS = {
     "expire_at_browser_close",
     "save_every_request",
 }
-_INT_FIELDS = {"cookie_age", "max_session_bytes", "idle_timeout", "absolute_timeout"}
+_INT_FIELDS = {
+    "cookie_age",
+    "max_session_bytes",
+    "idle_timeout",
+    "absolute_timeout",
+    "refresh_after",
+}
 _OPTIONAL = {
     "cookie_domain",
     "cookie_samesite",
     "cookie_priority",
     "idle_timeout",
     "absolute_timeout",
+    "refresh_after",
 }
 
 

@@ -531,13 +531,18 @@ class Session(dict[str, Any]):
         return self._modified or self._config.save_every_request or self._needs_touch()
 
     def _needs_touch(self) -> bool:
-        # With an idle timeout, activity must reach the store, but not on
-        # every request: refresh last-seen once a tenth of the timeout passed.
-        idle = self._config.idle_timeout
+        # Sliding expiry without a write per request: with refresh_after, an
+        # unchanged session is saved again (extending its expiry) only once
+        # that many seconds passed since the last save. With an idle timeout,
+        # activity must reach the store too: once a tenth of the timeout passed.
+        config = self._config
         record = self._record
-        if idle is None or record is None:
+        if record is None or (config.idle_timeout is None and config.refresh_after is None):
             return False
-        return self._config.now() - record.last_seen >= min(60.0, idle / 10)
+        elapsed = config.now() - record.last_seen
+        if config.refresh_after is not None and elapsed >= config.refresh_after:
+            return True
+        return config.idle_timeout is not None and elapsed >= min(60.0, config.idle_timeout / 10)
 
     def _collect_nested(self) -> None:
         # Values read and then mutated in place join the change set.
