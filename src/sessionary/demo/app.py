@@ -437,9 +437,7 @@ async def theme(request: Request, form: FormData) -> Response:
 async def sessions_page(request: Request) -> Response:
     session = session_of(request)
     devices = await auth.sessions_for(session)
-    return page(
-        request, "sessions.html", devices=devices, current=session.key_hash, describe=describe_ua
-    )
+    return page(request, "sessions.html", devices=devices, current=session.key_hash)
 
 
 async def revoke_one(request: Request, form: FormData) -> Response:
@@ -458,7 +456,7 @@ async def revoke_one(request: Request, form: FormData) -> Response:
     if device is None or not await store.revoke(user.id, target):
         messages.info(request, "That device was already signed out.")
     else:
-        messages.success(request, f"Signed out {describe_ua(device.user_agent)}.")
+        messages.success(request, f"Signed out {device.device}.")
     return redirect("/account/sessions")
 
 
@@ -596,25 +594,6 @@ def _signup_page(
 
 
 # -- wiring --------------------------------------------------------------------
-
-
-def describe_ua(user_agent: str | None) -> str:
-    """A short, human name for a browser's user agent."""
-    if not user_agent:
-        return "Unknown device"
-    browsers = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
-    browser = next((name for token, name in browsers if token in user_agent), None)
-    if browser is None:
-        browser = "Safari" if "Safari/" in user_agent else user_agent.split("/")[0][:40]
-    systems = (
-        ("Android", "Android"),
-        ("iPhone", "iPhone"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("Linux", "Linux"),
-    )
-    system = next((name for token, name in systems if token in user_agent), None)
-    return f"{browser} on {system}" if system else browser
 
 
 def _when(value: dt.datetime | float | None) -> str:

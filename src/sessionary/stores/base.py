@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
+from .._device import device_name
 from .._keys import hash_key, new_key
 
 if TYPE_CHECKING:
@@ -141,6 +142,11 @@ class SessionInfo:
     expires: float
     user_agent: str | None = None
     ip: str | None = None
+
+    @property
+    def device(self) -> str:
+        """A readable name for the device, from its user agent ("Firefox on Windows")."""
+        return device_name(self.user_agent)
 
     @property
     def created_at(self) -> Any:
