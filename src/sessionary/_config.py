@@ -73,6 +73,7 @@ class SessionConfig:
     event_hooks: Sequence[EventHook] = ()
     clock: Clock | None = None
     refresh_after: int | None = None
+    clear_site_data_on_logout: bool = False
     """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
 
     ``None`` reads the store's clock, so a test that sets ``store.clock``
@@ -112,6 +113,7 @@ class SessionConfig:
             event_hooks: Sequence[EventHook] = (),
             clock: Clock | None = None,
             refresh_after: int | None = None,
+            clear_site_data_on_logout: bool = False,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -250,6 +252,7 @@ _BOOL_FIELDS = {
     "cookie_httponly",
     "expire_at_browser_close",
     "save_every_request",
+    "clear_site_data_on_logout",
 }
 _INT_FIELDS = {
     "cookie_age",

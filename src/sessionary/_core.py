@@ -132,7 +132,14 @@ def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -
 def response_headers(
     config: SessionConfig, session: Session, incoming: Incoming
 ) -> list[tuple[str, str]]:
-    """The ``Set-Cookie`` and ``Vary`` headers for a committed session (Django's rules)."""
+    """The ``Set-Cookie`` and ``Vary`` headers for a committed session (Django's rules),
+    and ``Clear-Site-Data`` when a logout asked for it."""
+    if session.clears_site_data:
+        return [*_headers(config, session, incoming), ("clear-site-data", '"cookies"')]
+    return _headers(config, session, incoming)
+
+
+def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> list[tuple[str, str]]:
     if config.transport != "cookie":
         return _token_headers(config, session, incoming)
     headers: list[tuple[str, str]] = []

@@ -58,6 +58,7 @@ class Session(dict[str, Any]):
 
     __slots__ = (
         "_carried",
+        "_clear_site",
         "_cleared",
         "_client",
         "_config",
@@ -111,6 +112,7 @@ class Session(dict[str, Any]):
         self._persist = True
         self._saved = False
         self._gone = False
+        self._clear_site = False
         self._dead_keys: list[tuple[str, EventKind]] = []
         self._carried: str | None = None  # what the client carries, once committed
         self._reset(session_key, record)
@@ -505,6 +507,16 @@ class Session(dict[str, Any]):
         """Set a framework entry kept beside the user data; the session is saved."""
         self._meta[name] = value
         self._modified = True
+
+    def clear_site_data(self) -> None:
+        """Have the response tell the browser to delete every cookie of this site
+        (``Clear-Site-Data: "cookies"``): the end of a logout that must leave nothing."""
+        self._clear_site = True
+
+    @property
+    def clears_site_data(self) -> bool:
+        """Whether the response carries ``Clear-Site-Data: "cookies"``."""
+        return self._clear_site
 
     def require_save(self) -> None:
         """Write this session at commit even if nothing changed (Django's ``save()``,

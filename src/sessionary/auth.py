@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ._session import Session
 from .events import emit
 from .exceptions import InvalidUserId, ReauthenticationRequired
-from .stores.base import ALL_BUT_CURRENT, SessionInfo
+from .stores.base import ALL, ALL_BUT_CURRENT, SessionInfo
 
 __all__ = [
     "authenticated_at",
@@ -30,6 +30,7 @@ __all__ = [
     "get_user_id",
     "login",
     "logout",
+    "logout_everywhere",
     "reauthenticate",
     "reauthentication_url",
     "require_recent_auth",
@@ -149,9 +150,36 @@ def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
     return user_id
 
 
-def logout(session: Session) -> None:
-    """Log out: flush the session (data, record and cookie)."""
+def logout(session: Session, *, clear_site_data: bool | None = None) -> None:
+    """Log out: flush the session (data, record and cookie).
+
+    With ``clear_site_data`` (default: ``config.clear_site_data_on_logout``,
+    off) the response also carries ``Clear-Site-Data: "cookies"``, so the
+    browser drops every cookie of the site, not only the session's. Off by
+    default because it reaches cookies the session does not own (other apps
+    on the same site, preferences).
+    """
     session.flush()
+    if session.config.clear_site_data_on_logout if clear_site_data is None else clear_site_data:
+        session.clear_site_data()
+
+
+async def logout_everywhere(session: Session, *, clear_site_data: bool = True) -> int:
+    """End every session of the logged-in user, this one included; return how many ended.
+
+    This browser's cookies are cleared too (``Clear-Site-Data: "cookies"``)
+    unless ``clear_site_data=False``: the user asked for nothing to remain.
+    """
+    user_id = session.user_id
+    ended = 0
+    if user_id is not None:
+        hooks = session.config.event_hooks
+        started = time.perf_counter() if hooks else None
+        ended = await session.config.store.revoke(user_id, ALL)
+        if hooks:
+            emit(hooks, "revoked", session.config.store, None, started, count=ended)
+    logout(session, clear_site_data=clear_site_data)
+    return ended
 
 
 async def sessions_for(session: Session) -> list[SessionInfo]:

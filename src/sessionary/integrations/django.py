@@ -48,6 +48,7 @@ from ..stores import Store, from_url
 __all__ = [
     "SessionMiddleware",
     "SessionStore",
+    "clear_site_data",
     "get_config",
     "reauthenticate",
     "requires_recent_auth",
@@ -427,10 +428,14 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         try:
-            return cast("HttpResponseBase", super().process_response(request, response))
+            response = super().process_response(request, response)
         except StoreError as exc:
             _lifecycle.logger.error("session store failed on save (%s)", type(exc).__name__)
             return _unavailable_response()
+        store = getattr(request, "session", None)
+        if isinstance(store, SessionStore) and store._inner.clears_site_data:
+            response["Clear-Site-Data"] = '"cookies"'
+        return cast("HttpResponseBase", response)
 
 
 def _unavailable_response() -> HttpResponse:
@@ -449,6 +454,12 @@ def _sessionary_session(request: HttpRequest) -> Session:
             "SESSION_ENGINE", 'set SESSION_ENGINE = "sessionary.integrations.django"'
         )
     return store._get_session()
+
+
+def clear_site_data(request: HttpRequest) -> None:
+    """Have the response carry ``Clear-Site-Data: "cookies"`` (call it after
+    ``django.contrib.auth.logout`` for a logout that must leave nothing)."""
+    _sessionary_session(request).clear_site_data()
 
 
 def reauthenticate(request: HttpRequest) -> None:
