@@ -460,8 +460,16 @@ async def revoke_one(request: Request, form: FormData) -> Response:
     return redirect("/account/sessions")
 
 
+# Signing out other devices is what an intruder would do first: it needs a
+# sign-in from the last few minutes (step-up), not one from two weeks ago.
+REAUTH_WITHIN = 300
+
+
 async def revoke_others(request: Request, form: FormData) -> Response:
     if current_user(request) is None:
+        return redirect("/login?next=/account/sessions")
+    if not auth.require_recent_auth(session_of(request), REAUTH_WITHIN):
+        messages.info(request, "Please enter your password again to sign out your other devices.")
         return redirect("/login?next=/account/sessions")
     ended = await auth.revoke_other_sessions(session_of(request))
     if ended:
