@@ -21,6 +21,7 @@ __all__ = ["SessionConfig"]
 
 Transport = Literal["cookie", "header", "url"]
 OnStoreError = Literal["fail", "degrade"]
+OnSessionLimit = Literal["evict_oldest", "refuse"]
 
 DEFAULT_STORE_URL = "sqlite:///sessionary.db"
 MIN_SECRET_LENGTH = 32
@@ -74,6 +75,8 @@ class SessionConfig:
     clock: Clock | None = None
     refresh_after: int | None = None
     clear_site_data_on_logout: bool = False
+    max_sessions_per_user: int | None = None
+    on_session_limit: OnSessionLimit = "evict_oldest"
     """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
 
     ``None`` reads the store's clock, so a test that sets ``store.clock``
@@ -114,6 +117,8 @@ class SessionConfig:
             clock: Clock | None = None,
             refresh_after: int | None = None,
             clear_site_data_on_logout: bool = False,
+            max_sessions_per_user: int | None = None,
+            on_session_limit: OnSessionLimit = "evict_oldest",
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -191,7 +196,7 @@ class SessionConfig:
             # 0 is a cookie the browser drops at once (Starlette's max_age=0).
             raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
-        for name in ("idle_timeout", "absolute_timeout", "refresh_after"):
+        for name in ("idle_timeout", "absolute_timeout", "refresh_after", "max_sessions_per_user"):
             value = getattr(self, name)
             if value is not None:
                 _positive_int(name, value)
@@ -204,6 +209,11 @@ class SessionConfig:
         if self.on_store_error not in ("fail", "degrade"):
             raise ConfigurationError(
                 "on_store_error", f"{self.on_store_error!r} is not 'fail' or 'degrade'"
+            )
+        if self.on_session_limit not in ("evict_oldest", "refuse"):
+            raise ConfigurationError(
+                "on_session_limit",
+                f"{self.on_session_limit!r} is not 'evict_oldest' or 'refuse'",
             )
 
     def __repr__(self) -> str:
@@ -260,6 +270,7 @@ _INT_FIELDS = {
     "idle_timeout",
     "absolute_timeout",
     "refresh_after",
+    "max_sessions_per_user",
 }
 _OPTIONAL = {
     "cookie_domain",
@@ -268,6 +279,7 @@ _OPTIONAL = {
     "idle_timeout",
     "absolute_timeout",
     "refresh_after",
+    "max_sessions_per_user",
 }
 
 

@@ -21,14 +21,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ._session import Session
 from .events import emit
-from .exceptions import InvalidUserId, ReauthenticationRequired
+from .exceptions import ConfigurationError, InvalidUserId, ReauthenticationRequired, TooManySessions
 from .stores.base import ALL, ALL_BUT_CURRENT, SessionInfo
 
 __all__ = [
+    "alogin",
     "authenticated_at",
     "check_recent_auth",
     "get_user_id",
     "login",
+    "login_sync",
     "logout",
     "logout_everywhere",
     "reauthenticate",
@@ -51,8 +53,69 @@ def login(session: Session, user_id: str | int, auth_hash: str | None = None) ->
     """Log ``user_id`` in: cycle the key (no fixation), bind the user, record ``auth_hash``.
 
     ``auth_hash`` is any string that changes when the user's credentials do
-    (the password hash, say).
+    (the password hash, say). With ``max_sessions_per_user`` set, use
+    :func:`alogin` or :func:`login_sync`, which count the user's sessions.
     """
+    if session.config.max_sessions_per_user is not None:
+        raise ConfigurationError(
+            "max_sessions_per_user",
+            "login() does no I/O and cannot count the user's sessions: "
+            "use 'await auth.alogin(...)' or 'auth.login_sync(...)'",
+        )
+    _login(session, user_id, auth_hash)
+
+
+async def alogin(session: Session, user_id: str | int, auth_hash: str | None = None) -> None:
+    """:func:`login`, holding the user to ``max_sessions_per_user`` (async store API).
+
+    Over the limit, ``on_session_limit="evict_oldest"`` ends the user's least
+    recently seen sessions now, to make room; ``"refuse"`` raises
+    :class:`~sessionary.exceptions.TooManySessions` and changes nothing.
+    """
+    limit = session.config.max_sessions_per_user
+    if limit is not None:
+        user = _checked_user_id(session, user_id)
+        store = session.config.store
+        doomed = _over_limit(session, await store.sessions_for(user), limit)
+        for session_id in doomed:
+            await store.revoke(user, session_id)
+        _report_evicted(session, len(doomed))
+    _login(session, user_id, auth_hash)
+
+
+def login_sync(session: Session, user_id: str | int, auth_hash: str | None = None) -> None:
+    """:func:`alogin` on the sync store API (WSGI, Flask, Django)."""
+    limit = session.config.max_sessions_per_user
+    if limit is not None:
+        user = _checked_user_id(session, user_id)
+        store = session.config.store
+        doomed = _over_limit(session, store.sessions_for_sync(user), limit)
+        for session_id in doomed:
+            store.revoke_sync(user, session_id)
+        _report_evicted(session, len(doomed))
+    _login(session, user_id, auth_hash)
+
+
+def _over_limit(session: Session, live: list[SessionInfo], limit: int) -> list[str]:
+    """The session ids to end so that this login makes at most ``limit``, or
+    ``TooManySessions`` under ``"refuse"``."""
+    # This session's own record (a re-login) is replaced by the login, not added.
+    others = [info for info in live if info.session_id != session.key_hash]
+    excess = len(others) + 1 - limit
+    if excess <= 0:
+        return []
+    if session.config.on_session_limit == "refuse":
+        raise TooManySessions(limit)
+    return [info.session_id for info in sorted(others, key=lambda i: i.last_seen)[:excess]]
+
+
+def _report_evicted(session: Session, count: int) -> None:
+    hooks = session.config.event_hooks
+    if hooks and count:
+        emit(hooks, "revoked", session.config.store, None, None, count=count)
+
+
+def _login(session: Session, user_id: str | int, auth_hash: str | None) -> None:
     user = _checked_user_id(session, user_id)
     session.cycle_key()
     session.bind_user(user)

@@ -10,6 +10,7 @@ Every error derives from :class:`SessionError`::
     │   ├── SessionTooLarge       the encoded session exceeds max_session_bytes
     │   └── InvalidUserId         (also a ValueError) a user id the store cannot bind
     ├── ReauthenticationRequired  the last authentication is older than an action allows
+    ├── TooManySessions           a login would pass max_sessions_per_user ("refuse")
     ├── StoreError                the store failed
     │   ├── StoreUnavailable      the server cannot be reached or timed out
     │   ├── SessionKeyExists      a must-create save met an existing key
@@ -34,6 +35,7 @@ __all__ = [
     "SignatureExpired",
     "StoreError",
     "StoreUnavailable",
+    "TooManySessions",
     "UnserializableValue",
 ]
 
@@ -97,6 +99,17 @@ class ReauthenticationRequired(SessionError):
         super().__init__(f"re-authentication required: {when}, this action allows {max_age:.0f} s")
         self.max_age = max_age
         self.age = age
+
+
+class TooManySessions(SessionError):
+    """A login would give the user more than ``max_sessions_per_user`` live sessions
+    (``on_session_limit="refuse"``); nothing was changed. ``limit`` is the setting."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the user already has {limit} live sessions, the most max_sessions_per_user allows"
+        )
+        self.limit = limit
 
 
 class StoreError(SessionError):
