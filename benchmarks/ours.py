@@ -193,7 +193,7 @@ class OursAsync(Ours):
             await session.save()
             self.keys.append(self._token(session))
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         from sessionary import Session
 
         if self.store.client_side:
@@ -207,7 +207,7 @@ class OursAsync(Ours):
         self.keys[i] = self._token(session)
         return user_id
 
-    async def peek(self, i: int) -> Any:  # type: ignore[override]
+    async def peek(self, i: int) -> Any:
         return _decoded(await self.store.load(self.keys[i]))
 
     async def teardown(self) -> None:  # type: ignore[override]

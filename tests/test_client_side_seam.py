@@ -38,11 +38,12 @@ def test_one_cookie_store_backs_two_configs_without_being_changed() -> None:
     second = SessionConfig(store=shared, secret_key=OTHER_SECRET)
     assert first.store is not shared
     assert second.store is not shared
-    sealed = []
+    sealed: list[str] = []
     for config in (first, second):
         session = Session(config)
         session["who"] = "ada"
         session.save_sync()
+        assert session.carried is not None
         sealed.append(session.carried)
     # Each config opens its own cookies and not the other's.
     assert first.store.load_sync(sealed[0]) is not None

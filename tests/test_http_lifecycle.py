@@ -21,7 +21,7 @@ from .conftest import Client, FakeClock
 KEY_RE = re.compile(r"sessionid=([a-z0-9]{32});")
 
 
-def session_cookie(response) -> str | None:  # type: ignore[no-untyped-def]
+def session_cookie(response: httpx.Response) -> str | None:
     for header in response.headers.get_list("set-cookie"):
         if header.startswith("sessionid="):
             return header

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from flask import Flask, session
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from sessionary import SessionConfig
 from sessionary.exceptions import ConfigurationError
@@ -24,7 +26,7 @@ def store_url(tmp_path: Path) -> str:
 
 def make_client(store_url: str, **options: object) -> FlaskClient:
     config = SessionConfig(store=store_url, secret_key=SECRET, **options)  # type: ignore[arg-type]
-    app = load_example("flask_app").create_app(config)
+    app: Flask = load_example("flask_app").create_app(config)
     return app.test_client()
 
 
@@ -38,8 +40,8 @@ def cookie(client: FlaskClient) -> str | None:
     return found.value if found is not None else None
 
 
-def session_set_cookie(response: object) -> str:
-    headers = response.headers.getlist("Set-Cookie")  # type: ignore[attr-defined]
+def session_set_cookie(response: TestResponse) -> str:
+    headers = response.headers.getlist("Set-Cookie")
     return next(h for h in headers if h.startswith("sessionid="))
 
 
@@ -117,7 +119,7 @@ def test_cycle_key_and_flush(client: FlaskClient, store_url: str) -> None:
     assert first is not None
     assert second not in (None, first)
     assert message_items(response.text) == ['class="info">New session key, same data.']
-    assert client.get("/state").json["name"] == "Ada"
+    assert cast(dict[str, Any], client.get("/state").json)["name"] == "Ada"
     response = client.post("/flush", follow_redirects=True)
     assert message_items(response.text) == ['class="warning">Session forgotten.']
     assert client.get("/state").json == {"visits": 1}

@@ -24,6 +24,10 @@ from sessionary.stores.memory import MemoryStore
 from .conftest import SECRET
 
 
+async def bare_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app for tests that only build the middleware."""
+
+
 async def view(request: Request) -> JSONResponse:
     return JSONResponse({"session": request.session})
 
@@ -104,28 +108,28 @@ def test_a_short_secret_is_ignored_by_a_server_side_store(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, "sessionary"):
-        middleware = SessionMiddleware(view, store=store, secret_key=Secret("example"))
+        middleware = SessionMiddleware(bare_app, store=store, secret_key=Secret("example"))
     assert middleware.config.secret_key is None
     assert "secret_key is ignored" in caplog.text
 
 
 def test_a_short_secret_is_refused_where_it_would_seal_the_cookie() -> None:
     with pytest.raises(ConfigurationError, match="secret_key"):
-        SessionMiddleware(view, store="cookie://", secret_key="example")
+        SessionMiddleware(bare_app, store="cookie://", secret_key="example")
 
 
 def test_a_long_secret_is_kept(store: Store) -> None:
-    assert SessionMiddleware(view, store=store, secret_key=SECRET).config.secret_key == SECRET
+    assert SessionMiddleware(bare_app, store=store, secret_key=SECRET).config.secret_key == SECRET
 
 
 def test_an_alias_and_its_field_together_are_refused(store: Store) -> None:
     with pytest.raises(TypeError, match="session_cookie"):
-        SessionMiddleware(view, store=store, session_cookie="a", cookie_name="b")
+        SessionMiddleware(bare_app, store=store, session_cookie="a", cookie_name="b")
 
 
 def test_a_config_and_options_together_are_refused(store: Store) -> None:
     with pytest.raises(TypeError, match="either a config or options"):
-        SessionMiddleware(view, SessionConfig(store=store), session_cookie="a")
+        SessionMiddleware(bare_app, SessionConfig(store=store), session_cookie="a")
 
 
 def test_a_config_keeps_django_names(store: Store) -> None:

@@ -68,9 +68,11 @@ def read_request(
             security_logger.warning("ignored a session key in the URL of a plain-HTTP request")
         else:
             value = from_url
-    if value is None:
-        return Incoming(None, False, None)
     client = {"ua": user_agent[:256] if user_agent else "", "ip": ip or ""}
+    if value is None:
+        # A session this request creates (a first sign-in) records its device for
+        # the per-user index; the cookie store has no index, and no room to spare.
+        return Incoming(None, False, None if config.store.client_side else client)
     if config.store.client_side:
         return Incoming(value, True, client)
     if not is_valid_key(value):
