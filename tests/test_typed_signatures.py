@@ -6,8 +6,8 @@ import ast
 import dataclasses
 import inspect
 
-import sessionary._config as config
 from sessionary import SessionConfig
+from sessionary import _config as config
 
 
 def test_session_config_typed_init_takes_every_field_in_order_with_its_type() -> None:
