@@ -106,8 +106,11 @@ def open_session(
     from ._session import Session
 
     cls = session_class or Session
-    now = config.now()
-    if record is not None and not _within_timeouts(config, record, now):
+    if (
+        record is not None
+        and (config.idle_timeout is not None or config.absolute_timeout is not None)
+        and not _within_timeouts(config, record, config.now())
+    ):
         record = None
     if record is None or incoming.key is None:
         return cls(config, None, client=incoming.client)

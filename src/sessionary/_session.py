@@ -261,7 +261,7 @@ class Session(dict[str, Any]):
         old = self._raw.get(name)
         size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
         size += len(name)
-        if size > self.size_limit:
+        if size > (self._limit if self._limit >= 0 else self.size_limit):
             raise SessionTooLarge(size, self.size_limit)
         self.accessed = True
         self._modified = True
