@@ -148,7 +148,7 @@ def response_headers(
     if session.was_saved and session.session_key is not None:
         max_age = expires = None
         if not session.get_expire_at_browser_close():
-            now = config.now()
+            now = (config.clock or config.store.clock)()  # config.now(), inlined: every response
             max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
         value = session.carried or session.session_key
