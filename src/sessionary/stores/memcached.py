@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from .._clock import Clock
 from ..exceptions import MissingDependency, StoreError, StoreUnavailable
 from ._composed import ComposedStore
+from ._loops import AsyncPerLoop
 from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
 from .base import Progress
 
@@ -92,24 +93,50 @@ class _SyncDriver:
 
 
 class _Client(aiomcache.Client):
-    """aiomcache's client, minus its busy loop when the server closes the socket.
+    """aiomcache's client, made safe to interrupt and to lose its server.
 
-    aiomcache 0.8 reads a reply with ``while not line.endswith(b"\\r\\n")``; at EOF
-    ``readline`` returns ``b""`` without suspending, so a memcached that dies
-    mid-command pins the event loop forever and no timeout can fire. An empty
-    read here is a dropped connection, raised as one.
+    A command cut short (cancelled, or timed out by ``wait_for``) leaves its
+    reply unread on the connection; aiomcache 0.8 returns that connection to
+    its pool (it discards a connection only on ``Exception``, and cancellation
+    is not one), so every later command on it reads the previous command's
+    answer: after one stall, loads return the wrong record or none. Here a
+    connection whose command did not complete is marked broken, so the pool
+    closes it instead of reusing it.
+
+    aiomcache also reads a reply with ``while not line.endswith(b"\r\n")``; at
+    EOF ``readline`` returns ``b""`` without suspending, so a memcached that
+    dies mid-command pins the event loop forever and no timeout can fire. An
+    empty read here is a dropped connection, raised as one.
     """
 
     async def _execute_simple_command(self, conn: Any, raw_command: bytes) -> bytes:
-        conn.writer.write(raw_command)
-        await conn.writer.drain()
-        response = bytearray()
-        while not response.endswith(b"\r\n"):
-            line = await conn.reader.readline()
-            if not line:
-                raise ConnectionResetError("memcached closed the connection")
-            response.extend(line)
-        return bytes(response[:-2])
+        with _discard_unless_done(conn):
+            conn.writer.write(raw_command)
+            await conn.writer.drain()
+            response = bytearray()
+            while not response.endswith(b"\r\n"):
+                line = await conn.reader.readline()
+                if not line:
+                    raise ConnectionResetError("memcached closed the connection")
+                response.extend(line)
+            return bytes(response[:-2])
+
+    async def _multi_get(self, conn: Any, *keys: bytes, with_cas: bool = True) -> Any:
+        parent: Any = super()  # its overloads want a literal ``with_cas``
+        with _discard_unless_done(conn):
+            return await parent._multi_get(conn, *keys, with_cas=with_cas)
+
+
+@contextmanager
+def _discard_unless_done(conn: Any) -> Iterator[None]:
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        if not done:
+            # aiomcache's pool closes a connection whose reader holds an error.
+            conn.reader.set_exception(ConnectionAbortedError("memcached command interrupted"))
 
 
 class _AsyncDriver:
@@ -117,15 +144,16 @@ class _AsyncDriver:
         self.logic = logic
         self.router = router
         self.timeout = timeout
-        self._clients: dict[str, Any] = {}
+        # aiomcache's connections and pool queue belong to one event loop.
+        self._clients: AsyncPerLoop[dict[str, _Client]] = AsyncPerLoop(dict, _close_clients)
 
-    def _client(self, key: bytes) -> Any:
+    def _client(self, key: bytes) -> _Client:
         name = self.router.node(key)
-        client = self._clients.get(name)
+        clients = self._clients.get()
+        client = clients.get(name)
         if client is None:
             host, _, port = name.rpartition(":")
-            client = _Client(host, int(port), pool_size=8)
-            self._clients[name] = client
+            client = clients[name] = _Client(host, int(port), pool_size=8)
         return client
 
     async def _do(self, command: Command) -> Any:
@@ -155,9 +183,12 @@ class _AsyncDriver:
                 result = await asyncio.wait_for(self._do(command), self.timeout)
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
+        await self._clients.aclose()
+
+
+async def _close_clients(clients: dict[str, _Client]) -> None:
+    for client in clients.values():
+        await client.close()
 
 
 class _Backend:

@@ -10,6 +10,7 @@ from sqlalchemy.engine.url import URL
 
 from ..._clock import Clock
 from ...exceptions import StoreError
+from .._loops import SyncPerLoop
 from .._sql import (
     Statements,
     configure_sqlite,
@@ -33,8 +34,17 @@ from ..base import (
 MAX_ATTEMPTS = 10
 
 
+class Engines:
+    """The engines of one event loop: transactions (and their writer view), and autocommit."""
+
+    def __init__(self, engine: Engine, autocommit: Engine) -> None:
+        self.engine = engine
+        self.writer = engine.execution_options(sessionary_write=True)
+        self.autocommit = autocommit
+
+
 class SyncDatabaseBackend:
-    """Runs the store's statements on an engine created on first use."""
+    """Runs the store's statements on engines made on first use in each event loop."""
 
     def __init__(
         self, url: URL, statements: Statements, clock: Clock, engine_options: dict[str, Any]
@@ -43,35 +53,33 @@ class SyncDatabaseBackend:
         self.statements = statements
         self.clock = clock
         self.engine_options = engine_options
-        self._engine: Engine | None = None
-        self._writer: Engine | None = None
-        self._autocommit: Engine | None = None
+        self._engines = SyncPerLoop(self._make_engines, self._dispose)
+
+    def _make_engines(self) -> Engines:
+        engine = self._create()
+        if self.url.get_backend_name() == "sqlite":
+            configure_sqlite(engine)
+        # A second pool whose connections stay in autocommit mode, for single
+        # statements. Fixing the mode once per connection, rather than switching
+        # it at each checkout, and skipping the rollback-on-return (there is
+        # never a transaction to end) saves a third of a statement's cost in
+        # SQLAlchemy. No BEGIN at all, on SQLite either: one statement is atomic.
+        autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        return Engines(engine, autocommit)
+
+    def _dispose(self, engines: Engines) -> None:
+        engines.engine.dispose()
+        engines.autocommit.dispose()
 
     def engine(self) -> Engine:
-        if self._engine is None:
-            engine = self._create()
-            if self.url.get_backend_name() == "sqlite":
-                configure_sqlite(engine)
-            self._engine = engine
-        return self._engine
+        return self._engines.get().engine
 
     def writer(self) -> Engine:
         """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
-        if self._writer is None:
-            self._writer = self.engine().execution_options(sessionary_write=True)
-        return self._writer
+        return self._engines.get().writer
 
     def autocommit_engine(self) -> Engine:
-        """A second pool whose connections stay in autocommit mode, for single statements.
-
-        Fixing the mode once per connection, rather than switching it at each
-        checkout, and skipping the rollback-on-return (there is never a
-        transaction to end) saves a third of a statement's cost in SQLAlchemy.
-        No BEGIN at all, on SQLite either: one statement is atomic on its own.
-        """
-        if self._autocommit is None:
-            self._autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-        return self._autocommit
+        return self._engines.get().autocommit
 
     def _create(self, **options: Any) -> Engine:
         try:
@@ -197,8 +205,4 @@ class SyncDatabaseBackend:
             self.statements.table.metadata.create_all(conn)
 
     def close(self) -> None:
-        engines = [self._engine, self._autocommit]
-        self._engine = self._writer = self._autocommit = None
-        for engine in engines:
-            if engine is not None:
-                engine.dispose()
+        self._engines.close()
