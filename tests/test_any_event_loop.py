@@ -177,3 +177,61 @@ def test_cookie_store_serves_requests_from_new_loops() -> None:
         response = client.get("/count")
         assert response.status_code == 200
         assert response.json() == {"n": expected}
+
+
+def _redis_connections(name: str) -> int:
+    import redis
+
+    with redis.Redis(port=6379) as direct:
+        return sum(1 for client in direct.client_list() if client.get("name") == name)
+
+
+def _postgresql_connections(name: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
+            {"n": name},
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_connections_of_a_finished_loop_are_closed_with_it(tmp_path: Path) -> None:
+    import uuid
+
+    from .store_registry import require_server
+
+    require_server("127.0.0.1", 6379, "Redis")
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    name = f"sessionary-loops-{uuid.uuid4().hex[:8]}"
+    table = f"sessionary_loops_{uuid.uuid4().hex[:8]}"
+    from sessionary.stores import from_url
+
+    redis_store = from_url(
+        f"redis://127.0.0.1:6379/0?prefix={name}:", client_options={"client_name": name}
+    )
+    pg_store = from_url(
+        "postgresql://postgres@127.0.0.1:5432/test",
+        table=table,
+        engine_options={"connect_args": {"application_name": name}},
+    )
+    pg_store.migrate_sync()
+    try:
+        for store in (redis_store, pg_store):
+            for _ in range(5):
+                assert asyncio.run(store.load("a" * 32)) is None
+        # Each loop's connections were closed as that loop shut down: none pile up.
+        assert _redis_connections(name) == 0
+        pg_store.close()  # the sync pool (migrate's connection) is not a loop's
+        assert _postgresql_connections(name) == 0
+    finally:
+        redis_store.close()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()

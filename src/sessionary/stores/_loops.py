@@ -118,9 +118,7 @@ class AsyncPerLoop(Generic[T]):
 class SyncPerLoop(Generic[T]):
     """The sync counterpart: one resource, created on first use, closed by ``close()``."""
 
-    def __init__(
-        self, create: Callable[[], T], close: Callable[[T], None], *, limit: int = DEFAULT_LIMIT
-    ) -> None:
+    def __init__(self, create: Callable[[], T], close: Callable[[T], None]) -> None:
         self._create = create
         self._close = close
         self._resource: T | None = None

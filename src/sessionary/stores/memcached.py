@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from .._clock import Clock
 from ..exceptions import MissingDependency, StoreError, StoreUnavailable
 from ._composed import ComposedStore
+from ._deadline import parse_seconds
 from ._loops import AsyncPerLoop
 from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
 from .base import Progress
@@ -30,6 +31,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise MissingDependency("MemcachedStore (pymemcache, aiomcache)", "memcached") from exc
 
 __all__ = ["MemcachedStore"]
+
+DEFAULT_TIMEOUT = 2.0
 
 
 @contextmanager
@@ -174,13 +177,16 @@ class _AsyncDriver:
 
     async def run(self, steps: Steps) -> Any:
         result: Any = None
+        # One deadline for the whole operation; a command it cuts short
+        # discards its connection (see _Client).
         with translate_errors():
-            while True:
-                try:
-                    command = steps.send(result)
-                except StopIteration as stop:
-                    return stop.value
-                result = await asyncio.wait_for(self._do(command), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    try:
+                        command = steps.send(result)
+                    except StopIteration as stop:
+                        return stop.value
+                    result = await self._do(command)
 
     async def close(self) -> None:
         await self._clients.aclose()
@@ -244,19 +250,27 @@ async def _zero() -> int:
 
 
 class MemcachedStore(ComposedStore):
-    """Sessions in Memcached. ``timeout`` (seconds) bounds every command."""
+    """Sessions in Memcached.
+
+    ``timeout`` (seconds, default 2; ``?timeout=`` in the URL) bounds
+    connecting and every command; a command cut short closes its connection.
+    """
 
     def __init__(
         self,
         url: str = "memcached://127.0.0.1:11211",
         *,
-        timeout: float = 2.0,
+        timeout: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
         self.url = url
         query = parse_qs(urlsplit(url).query)
         self.prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
+        timeout = (
+            timeout or parse_seconds("timeout", query.get("timeout", [None])[-1]) or DEFAULT_TIMEOUT
+        )
+        self.timeout = timeout
         router = Router(parse_servers(url))
         logic = Logic(self.prefix, self._now)
         self._async = _Backend(_AsyncDriver(logic, router, timeout))
