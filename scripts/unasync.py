@@ -1,4 +1,8 @@
-"""Generate ``stores/_sync/`` from ``stores/_async/`` (httpcore's approach).
+"""Generate the sync twins from their async sources (httpcore's approach).
+
+``stores/_sync/`` from ``stores/_async/``, and the conformance suite's sync
+colour (``tests/test_conformance_sync.py``, every store through its ``*_sync``
+methods) from ``tests/test_conformance.py``.
 
 Usage: ``python scripts/unasync.py`` rewrites the sync files;
 ``python scripts/unasync.py --check`` fails if they are out of date.
@@ -12,7 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent / "src" / "sessionary" / "stores"
+REPO = Path(__file__).resolve().parent.parent
+ROOT = REPO / "src" / "sessionary" / "stores"
+TESTS = REPO / "tests"
 
 # (pattern, replacement), applied in order, each a regular expression bounded
 # by words so that a rename never reaches inside a longer name. Every rule must
@@ -40,45 +46,72 @@ RULES = [
 ]
 
 
-def unasync(text: str, counts: list[int] | None = None) -> str:
-    for index, (pattern, replacement) in enumerate(RULES):
+# The conformance suite: the same tests, through the store's sync methods.
+TEST_RULES = [
+    (
+        r'\A"""[^\n]*"""',
+        '"""The conformance suite through every store\'s sync methods.\n\n'
+        'GENERATED from test_conformance.py by scripts/unasync.py: do not edit.\n"""',
+    ),
+    (r"\bawait store\.(\w+)\(", r"store.\1_sync("),
+    (r"\basync def\b", "def"),
+]
+
+
+def unasync(text: str, rules: list[tuple[str, str]], counts: list[int]) -> str:
+    for index, (pattern, replacement) in enumerate(rules):
         text, found = re.subn(pattern, replacement, text)
-        if counts is not None:
-            counts[index] += found
+        counts[index] += found
     return text
 
 
-def generate(out: Path) -> None:
-    counts = [0] * len(RULES)
-    for source in sorted((ROOT / "_async").glob("*.py")):
-        text = unasync(source.read_text(), counts)
-        if source.name == "__init__.py":
-            text = (
-                '"""Sync store backends, GENERATED from ``../_async`` by scripts/unasync.py."""\n'
-            )
-        (out / source.name).write_text(text)
-    unused = [pattern for (pattern, _), n in zip(RULES, counts, strict=True) if n == 0]
+def _check_used(rules: list[tuple[str, str]], counts: list[int]) -> None:
+    unused = [pattern for (pattern, _), n in zip(rules, counts, strict=True) if n == 0]
     if unused:
         raise SystemExit(
             "unasync rules that match nothing (remove or fix them):\n  " + "\n  ".join(unused)
         )
+
+
+def generate(stores_out: Path, tests_out: Path) -> None:
+    counts = [0] * len(RULES)
+    for source in sorted((ROOT / "_async").glob("*.py")):
+        text = unasync(source.read_text(), RULES, counts)
+        if source.name == "__init__.py":
+            text = (
+                '"""Sync store backends, GENERATED from ``../_async`` by scripts/unasync.py."""\n'
+            )
+        (stores_out / source.name).write_text(text)
+    _check_used(RULES, counts)
+    counts = [0] * len(TEST_RULES)
+    text = unasync((TESTS / "test_conformance.py").read_text(), TEST_RULES, counts)
+    _check_used(TEST_RULES, counts)
+    (tests_out / "test_conformance_sync.py").write_text(text)
     # Renames leave imports unsorted and nested withs mergeable: ruff settles both.
     ruff = [sys.executable, "-m", "ruff"]
-    config = ["--config", str(ROOT.parents[2] / "pyproject.toml")]
-    subprocess.run([*ruff, "check", "-q", "--fix", *config, str(out)], check=True)
-    subprocess.run([*ruff, "format", "-q", *config, str(out)], check=True)
+    config = ["--config", str(REPO / "pyproject.toml")]
+    for out in (stores_out, tests_out):
+        subprocess.run([*ruff, "check", "-q", "--fix", *config, str(out)], check=True)
+        subprocess.run([*ruff, "format", "-q", *config, str(out)], check=True)
 
 
 def main(argv: list[str]) -> int:
-    target_dir = ROOT / "_sync"
+    targets = {"stores/_sync": ROOT / "_sync", "tests": TESTS}
     if "--check" not in argv:
-        generate(target_dir)
+        generate(targets["stores/_sync"], TESTS)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        generate(out)
-        wanted = {p.name: p.read_text() for p in out.glob("*.py")}
-    have = {p.name: p.read_text() for p in target_dir.glob("*.py")}
+        stores_out, tests_out = Path(tmp) / "stores", Path(tmp) / "tests"
+        stores_out.mkdir()
+        tests_out.mkdir()
+        generate(stores_out, tests_out)
+        wanted = {f"stores/_sync/{p.name}": p.read_text() for p in stores_out.glob("*.py")}
+        wanted.update({f"tests/{p.name}": p.read_text() for p in tests_out.glob("*.py")})
+    have = {f"stores/_sync/{p.name}": p.read_text() for p in targets["stores/_sync"].glob("*.py")}
+    for name in wanted:
+        if name.startswith("tests/"):
+            path = TESTS / name.removeprefix("tests/")
+            have[name] = path.read_text() if path.exists() else ""
     stale = sorted(
         name for name in wanted.keys() | have.keys() if wanted.get(name) != have.get(name)
     )
