@@ -1,5 +1,5 @@
 """Side-by-side benchmarks: sessionary against the raw drivers and the peer frameworks.
 
-Run them with ``sessionary bench`` (see ``runner.py``); each case runs in a
+Run them with ``python -m benchmarks`` from a clone (see ``runner.py``); each case runs in a
 fresh process (``worker.py``) so no case warms another's caches or pools.
 """

@@ -103,7 +103,8 @@ def new_cookie(headers: list[tuple[Any, Any]], name: str) -> str | None:
             header, value = header.decode("latin-1"), value.decode("latin-1")
         value = value.lstrip()  # Django's WSGI handler writes " sessionid=..."
         if header.lower() == "set-cookie" and value.startswith(prefix):
-            return value[len(prefix) :].split(";", 1)[0].strip('"')
+            cookie: str = value[len(prefix) :].split(";", 1)[0].strip('"')
+            return cookie
     return None
 
 
@@ -166,10 +167,10 @@ class AsgiE2E(Case):
     inner: Any = None
     app: Any = None
 
-    async def setup(self, count: int) -> None:  # type: ignore[override]
+    async def setup(self, count: int) -> None:
         await _maybe_await(self.inner.setup(count))
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         keys = self.inner.keys
         status, body, headers = await call_asgi(self.app, "/", f"{self.cookie_name}={keys[i]}")
         issued = new_cookie(headers, self.cookie_name)
@@ -177,10 +178,10 @@ class AsgiE2E(Case):
             keys[i] = issued
         return _user_id(status, body)
 
-    async def peek(self, i: int) -> Any:  # type: ignore[override]
+    async def peek(self, i: int) -> Any:
         return await _maybe_await(self.inner.peek(i))
 
-    async def teardown(self) -> None:  # type: ignore[override]
+    async def teardown(self) -> None:
         await _maybe_await(self.inner.teardown())
 
 
@@ -296,7 +297,7 @@ class OursWsgi(WsgiE2E):
 
         self.inner = ours.variants(self.store_name)["sync"](ns, tmp)
         app = flask_app("sessionary")
-        app.wsgi_app = WSGISessionMiddleware(app.wsgi_app, self.inner.config)  # type: ignore[method-assign]
+        app.wsgi_app = WSGISessionMiddleware(app.wsgi_app, self.inner.config)
         self.app = app
 
 

@@ -147,19 +147,20 @@ class Ours(Case):
 
     def _token(self, session: Any) -> str:
         # What the cookie carries: the key, or for the cookie store the sealed record.
-        return session._cookie if self.store.client_side else session.session_key  # type: ignore[no-any-return]
+        return session.carried if self.store.client_side else session.session_key  # type: ignore[no-any-return]
 
-    def _opened(self, record: Any) -> Any:
+    def _opened(self, carried: str, record: Any) -> Any:
         """The session the middleware opens over a cookie store's record."""
         from sessionary import Session
 
-        return Session(self.config, record.meta["sid"] if record else None, record=record)
+        key = self.store.key_from(carried, record) if record else None
+        return Session(self.config, key, record=record)
 
     def cycle(self, i: int) -> Any:
         from sessionary import Session
 
         if self.store.client_side:
-            session = self._opened(self.store.load_sync(self.keys[i]))
+            session = self._opened(self.keys[i], self.store.load_sync(self.keys[i]))
         else:
             session = Session(self.config, self.keys[i])
             session.load_sync()
@@ -192,11 +193,11 @@ class OursAsync(Ours):
             await session.save()
             self.keys.append(self._token(session))
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         from sessionary import Session
 
         if self.store.client_side:
-            session = self._opened(await self.store.load(self.keys[i]))
+            session = self._opened(self.keys[i], await self.store.load(self.keys[i]))
         else:
             session = Session(self.config, self.keys[i])
             await session.load()
@@ -206,7 +207,7 @@ class OursAsync(Ours):
         self.keys[i] = self._token(session)
         return user_id
 
-    async def peek(self, i: int) -> Any:  # type: ignore[override]
+    async def peek(self, i: int) -> Any:
         return _decoded(await self.store.load(self.keys[i]))
 
     async def teardown(self) -> None:  # type: ignore[override]

@@ -304,14 +304,14 @@ class StarsessionsCase(Case):
         connection = HTTPConnection({"type": "http", "headers": []})
         return SessionHandler(connection, session_id, self.store, self.serializer, TTL)
 
-    async def setup(self, count: int) -> None:  # type: ignore[override]
+    async def setup(self, count: int) -> None:
         for i in range(count):
             handler = self._handler(None)
             await handler.load()
             handler.connection.session.update(seed(i))
             self.keys.append(await handler.save(TTL))
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         handler = self._handler(self.keys[i])
         await handler.load()
         session = handler.connection.session
@@ -320,12 +320,12 @@ class StarsessionsCase(Case):
         self.keys[i] = await handler.save(TTL)
         return user_id
 
-    async def peek(self, i: int) -> Any:  # type: ignore[override]
+    async def peek(self, i: int) -> Any:
         data = self.serializer.deserialize(await self.store.read(self.keys[i], TTL))
         data.pop("__metadata__", None)
         return data
 
-    async def teardown(self) -> None:  # type: ignore[override]
+    async def teardown(self) -> None:
         if self.kind == "redis":
             for key in self.keys:
                 await self.store.remove(key)

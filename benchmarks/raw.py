@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .common import (
     MEMCACHED,
@@ -75,12 +75,12 @@ class RawRedis(Case):
 
     def cycle(self, i: int) -> Any:
         key = self.keys[i]
-        user_id, raw = _flip_json(self.client.get(key))
+        user_id, raw = _flip_json(cast(bytes, self.client.get(key)))
         self.client.set(key, raw, ex=TTL)
         return user_id
 
     def peek(self, i: int) -> Any:
-        return json.loads(self.client.get(self.keys[i]))
+        return json.loads(cast(bytes, self.client.get(self.keys[i])))
 
     def teardown(self) -> None:
         if self.keys:
@@ -98,9 +98,9 @@ class RawRedisAsync(RawRedis):
 
         self.aclient = redis.asyncio.Redis.from_url(REDIS_URL)
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         key = self.keys[i]
-        user_id, raw = _flip_json(await self.aclient.get(key))
+        user_id, raw = _flip_json(cast(bytes, await self.aclient.get(key)))
         await self.aclient.set(key, raw, ex=TTL)
         return user_id
 
@@ -149,9 +149,9 @@ class RawMemcachedAsync(RawMemcached):
 
         self.aclient = aiomcache.Client(*MEMCACHED)
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         key = self.keys[i].encode()
-        user_id, raw = _flip_json(await self.aclient.get(key))
+        user_id, raw = _flip_json(cast(bytes, await self.aclient.get(key)))
         await self.aclient.set(key, raw.encode(), exptime=TTL)
         return user_id
 
@@ -209,11 +209,11 @@ class RawSQLiteAsync(RawSQLite):
         super().setup(count)
         self.aconn = await aiosqlite.connect(self.path)
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         key = self.keys[i]
         now = time.time()
         async with self.aconn.execute(self.select, (key, now)) as cursor:
-            (raw,) = await cursor.fetchone()
+            (raw,) = cast("tuple[str]", await cursor.fetchone())
         user_id, raw = _flip_json(raw)
         await self.aconn.execute(self.update, (raw, now + TTL, key))
         await self.aconn.commit()
@@ -279,7 +279,7 @@ class RawPostgresAsync(RawPostgres):
             PG_DSN, autocommit=True, prepare_threshold=0
         )
 
-    async def cycle(self, i: int) -> Any:  # type: ignore[override]
+    async def cycle(self, i: int) -> Any:
         key = self.keys[i]
         now = time.time()
         cursor = await self.aconn.execute(self.select, (key, now))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sessionary.bench import STORES  # the order the report shows them; the values of --store
+from functools import partial
 
 from . import e2e, ours, peers, raw
 from .common import Case
+from .options import STORES  # the order the report shows them; the values of --store
 
 __all__ = ["CASES", "STORES", "STORE_TITLES", "Spec"]
 STORE_TITLES = {
@@ -49,6 +49,11 @@ def _add(spec: Spec) -> None:
     CASES[spec.name] = spec
 
 
+def _returns(cls: type[Case]) -> Callable[[], type[Case]]:
+    """A builder bound to ``cls`` now (a lambda in a loop would see the loop's last class)."""
+    return lambda: cls
+
+
 def _raw(store: str, library: str, cls: type[Case], mode: str = "sync") -> None:
     _add(Spec(f"raw/{store}/{mode}", store, "raw", library, mode, lambda: cls))
 
@@ -68,7 +73,7 @@ _raw("memory", "dict + JSON", raw.RawMemory)
 
 for _store in STORES:
     for _mode, _cls in ours.variants(_store).items():
-        _add(Spec(f"ours/{_store}/{_mode}", _store, "ours", "sessionary", _mode, lambda c=_cls: c))
+        _add(Spec(f"ours/{_store}/{_mode}", _store, "ours", "sessionary", _mode, _returns(_cls)))
 
 _DJANGO_STORE = {
     "db-sqlite": "sqlite",
@@ -87,7 +92,7 @@ for _engine, _store in _DJANGO_STORE.items():
             "peer",
             f"Django {_engine}",
             "sync",
-            lambda e=_engine: peers.django_case(e),
+            partial(peers.django_case, _engine),
         )
     )
 _FLASK_STORE = {"redis": "redis", "sqlalchemy": "sqlite", "cachelib": "file"}
@@ -99,7 +104,7 @@ for _kind, _store in _FLASK_STORE.items():
             "peer",
             f"Flask-Session {_kind}",
             "sync",
-            lambda k=_kind: peers.flask_session_case(k),
+            partial(peers.flask_session_case, _kind),
         )
     )
 _STARSESSIONS_STORE = {"redis": "redis", "cookie": "cookie"}
@@ -111,7 +116,7 @@ for _kind, _store in _STARSESSIONS_STORE.items():
             "peer",
             f"starsessions {_kind}",
             "async",
-            lambda k=_kind: peers.starsessions_case(k),
+            partial(peers.starsessions_case, _kind),
         )
     )
 _add(
@@ -146,7 +151,7 @@ for _store in STORES:
             "e2e",
             "sessionary ASGI on Starlette",
             "async",
-            lambda s=_store: e2e.ours_asgi(s),
+            partial(e2e.ours_asgi, _store),
             floor="floor/starlette",
         )
     )
@@ -157,7 +162,7 @@ for _store in STORES:
             "e2e",
             "sessionary WSGI on Flask",
             "sync",
-            lambda s=_store: e2e.ours_wsgi(s),
+            partial(e2e.ours_wsgi, _store),
             floor="floor/flask",
         )
     )
@@ -169,7 +174,7 @@ for _engine in ("db-sqlite", "db-postgresql", "cache-redis", "signed_cookies"):
             "e2e",
             f"Django {_engine}",
             "sync",
-            lambda e=_engine: e2e.django_e2e(e),
+            partial(e2e.django_e2e, _engine),
             floor="floor/django",
         )
     )
@@ -181,7 +186,7 @@ for _kind in ("redis", "sqlalchemy"):
             "e2e",
             f"Flask-Session {_kind}",
             "sync",
-            lambda k=_kind: e2e.flask_session_e2e(k),
+            partial(e2e.flask_session_e2e, _kind),
             floor="floor/flask",
         )
     )
@@ -193,7 +198,7 @@ for _kind in ("redis", "cookie"):
             "e2e",
             f"starsessions {_kind}",
             "async",
-            lambda k=_kind: e2e.starsessions_e2e(k),
+            partial(e2e.starsessions_e2e, _kind),
             floor="floor/starlette",
         )
     )

@@ -1,6 +1,6 @@
 """Run every case, each in a fresh process, and write results.json, results.md and charts.
 
-``sessionary bench [--quick] [--store NAME ...] [--only KIND ...] [--out DIR]``
+``python -m benchmarks [--quick] [--store NAME ...] [--only KIND ...] [--out DIR]``
 is this module's :func:`main`. Cases whose library, server or store is
 missing are reported as unavailable; a case that fails its verification is
 reported as failed; neither stops the run.
@@ -23,8 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sessionary.bench import KINDS, add_arguments
-
+from .options import KINDS, add_arguments
 from .registry import CASES, Spec
 from .scale import SCALE_STORES
 
@@ -152,7 +151,7 @@ def run(
     total = len(specs) + len(scale_jobs)
     started = time.perf_counter()
     say(
-        f"sessionary bench: {total} jobs, {plan.count} sessions, {plan.runs} timed runs"
+        f"benchmarks: {total} jobs, {plan.count} sessions, {plan.runs} timed runs"
         f"{' (quick)' if plan.quick else ''}"
     )
     results: list[dict[str, Any]] = []
@@ -209,9 +208,7 @@ def run(
 
     charts = write_charts(report, out)
     (out / "results.md").write_text(write_markdown(report, charts))
-    say(
-        f"sessionary bench: done in {report['seconds']:.0f} s; wrote {out}/results.json, results.md"
-    )
+    say(f"benchmarks: done in {report['seconds']:.0f} s; wrote {out}/results.json, results.md")
     return report
 
 
@@ -278,8 +275,8 @@ def versions() -> dict[str, str | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.runner")
-    add_arguments(parser)  # the same options as `sessionary bench`
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     return run_from_args(args)
 
@@ -295,7 +292,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     )
     failed = [r["name"] for r in report["cases"] + report["scale"] if r.get("status") == "failed"]
     if failed:
-        print(f"sessionary bench: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"benchmarks: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 

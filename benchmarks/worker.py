@@ -80,7 +80,7 @@ def _measure(
 
     def call(value: Any) -> Any:
         if loop is not None and inspect.isawaitable(value):
-            return loop.run_until_complete(value)  # type: ignore[arg-type]
+            return loop.run_until_complete(value)
         return value
 
     try:

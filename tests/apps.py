@@ -11,6 +11,10 @@ from urllib.parse import parse_qsl
 from sessionary import Session
 
 
+class AppCrashed(RuntimeError):
+    """The test app's unhandled exception."""
+
+
 def act(session: Session, path: str, query: dict[str, str]) -> tuple[int, Any]:
     query.pop("sid", None)  # the URL transport's key, not an instruction
     if path == "/set":
@@ -41,6 +45,14 @@ def act(session: Session, path: str, query: dict[str, str]) -> tuple[int, Any]:
     elif path == "/boom":
         session["boom"] = "1"
         return 500, "boom"
+    elif path == "/crash":
+        # The app fails before any response starts, after acting on the session.
+        if query.get("do") == "flush":
+            session.flush()
+        elif query.get("do") == "cycle":
+            session.cycle_key()
+        session["crashed"] = "yes"
+        raise AppCrashed(query.get("do", ""))
     elif path == "/key":
         return 200, session.session_key
     return 200, {"key": session.session_key}

@@ -1,4 +1,4 @@
-"""``sessionary bench`` runs its harness and writes the figures it promises (no timing asserted)."""
+"""``python -m benchmarks`` runs its harness and writes the figures it promises (no timings)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-
-from sessionary.cli import main
+from benchmarks.runner import main
 
 
 def test_bench_writes_verified_results_for_two_stores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bench"
-    argv = ["bench", "--quick", "--count", "5", "--runs", "1", "--out", str(out)]
+    argv = ["--quick", "--count", "5", "--runs", "1", "--out", str(out)]
     argv += ["--store", "memory", "--store", "sqlite", "--only", "raw", "--only", "ours"]
     argv += ["--only", "scale"]
 

@@ -131,7 +131,7 @@ def test_cli_lists_and_revokes_a_users_sessions(
     listing = capsys.readouterr().out
     assert "3 live session(s)" in listing
     assert not any(k in listing for k in keys)
-    first_id = listing.splitlines()[1].split()[0]
+    first_id = listing.splitlines()[2].split()[0]  # after the count and the header
     assert (
         main(["sessions", "revoke", "--user", "carol", "--session", first_id, "--store", url]) == 0
     )

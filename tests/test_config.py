@@ -38,7 +38,7 @@ def test_default_store_is_embedded_sqlite() -> None:
     [
         ({"cookie_samesite": "sometimes"}, "cookie_samesite"),
         ({"cookie_samesite": "None"}, "cookie_samesite"),
-        ({"cookie_age": 0}, "cookie_age"),
+        ({"cookie_age": -1}, "cookie_age"),
         ({"cookie_name": "bad name"}, "cookie_name"),
         ({"cookie_name": "__Host-sid"}, "cookie_name"),
         ({"cookie_path": "app"}, "cookie_path"),
@@ -102,3 +102,30 @@ def test_partitioned_needs_secure_and_priority_is_checked() -> None:
         SessionConfig(store="memory://", cookie_priority="urgent")
     c = SessionConfig(store="memory://", cookie_priority="low")
     assert c.cookie_priority == "Low"
+
+
+def test_the_typed_init_matches_the_fields() -> None:
+    # SessionConfig declares its __init__ for the type checker only (so that
+    # ``store`` takes a URL); it must name the fields, in order, with their defaults.
+    import ast
+    import dataclasses
+    import inspect
+
+    import sessionary._config as module
+
+    tree = ast.parse(inspect.getsource(module))
+    declared = next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    )
+    names = [arg.arg for arg in declared.args.args[1:]]
+    fields = dataclasses.fields(SessionConfig)
+    assert names == [f.name for f in fields]
+    defaults = [ast.literal_eval(d) for d in declared.args.defaults]
+    for f, default in zip(fields, defaults, strict=True):
+        if f.name == "store":
+            assert default is Ellipsis
+            assert f.default_factory is not dataclasses.MISSING
+        else:
+            assert default == f.default, f.name

@@ -5,6 +5,8 @@ GENERATED from test_conformance.py by scripts/unasync.py: do not edit.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sessionary import SessionKeyExists
@@ -26,14 +28,14 @@ def record(clock: FakeClock, ttl: float = 600, **data: str) -> SessionRecord:
     )
 
 
-def change(clock: FakeClock, ttl: float = 600, **kwargs: object) -> Change:
+def change(clock: FakeClock, ttl: float = 600, **kwargs: Any) -> Change:
     now = clock()
     return Change(
-        set=kwargs.pop("set", {}),  # type: ignore[arg-type]
-        delete=frozenset(kwargs.pop("delete", ())),  # type: ignore[arg-type]
+        set=kwargs.pop("set", {}),
+        delete=frozenset(kwargs.pop("delete", ())),
         last_seen=now,
         expires=now + ttl,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -139,8 +139,8 @@ async def test_large_payloads_are_compressed(clock: FakeClock) -> None:
     s = Session(cfg)
     s["text"] = "the same words again " * 400  # 8 KB, compressible
     await s.save()
-    assert s._cookie is not None
-    assert len(s._cookie) < 1000
+    assert s.carried is not None
+    assert len(s.carried) < 1000
 
 
 async def test_a_cookie_over_4096_bytes_is_a_clear_catchable_error(clock: FakeClock) -> None:

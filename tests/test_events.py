@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import httpx
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Sum
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -89,6 +90,6 @@ async def test_opentelemetry_hook_makes_spans_and_metrics(clock: FakeClock) -> N
     metrics = {
         m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
     }
-    points = metrics["sessionary.events"].data.data_points
+    points = cast(Sum, metrics["sessionary.events"].data).data_points
     assert sum(p.value for p in points) == 2
     assert "sessionary.store.duration" in metrics

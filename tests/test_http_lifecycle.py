@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
+
+from sessionary import SessionConfig, WSGISessionMiddleware
 from sessionary._keys import hash_key
 from sessionary.stores.base import Store
+from sessionary.stores.memory import MemoryStore
 
+from .apps import AppCrashed
 from .conftest import Client, FakeClock
 
 KEY_RE = re.compile(r"sessionid=([a-z0-9]{32});")
 
 
-def session_cookie(response) -> str | None:  # type: ignore[no-untyped-def]
+def session_cookie(response: httpx.Response) -> str | None:
     for header in response.headers.get_list("set-cookie"):
         if header.startswith("sessionid="):
             return header
@@ -39,13 +47,12 @@ async def test_write_sets_cookie_with_configured_attributes(
     cookie = session_cookie(response)
     assert cookie is not None
     assert KEY_RE.match(cookie)
-    assert "Max-Age=1209600" in cookie
-    assert "expires=" in cookie
-    assert "Path=/" in cookie
-    assert "HttpOnly" in cookie
-    assert "SameSite=Lax" in cookie
-    assert "Secure" not in cookie
-    assert "Domain" not in cookie
+    # Spelled as Starlette's middleware spells it (attribute names are
+    # case-insensitive; tests written for Starlette match this spelling).
+    assert "; path=/; Max-Age=1209600; expires=" in cookie
+    assert cookie.endswith("; httponly; samesite=Lax")
+    assert "secure" not in cookie
+    assert "domain" not in cookie
 
 
 async def test_custom_cookie_attributes(make_client: Callable[..., Client]) -> None:
@@ -60,8 +67,8 @@ async def test_custom_cookie_attributes(make_client: Callable[..., Client]) -> N
     response = await client.get("/set?a=1")
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("sid=")
-    for part in ("Max-Age=600", "Domain=example.com", "Path=/app", "Secure", "SameSite=Strict"):
-        assert part in cookie
+    for part in ("Max-Age=600", "domain=example.com", "path=/app", "secure", "samesite=Strict"):
+        assert f"; {part}" in cookie
 
 
 async def test_session_round_trips(make_client: Callable[..., Client]) -> None:
@@ -224,5 +231,79 @@ async def test_partitioned_and_priority_attributes(make_client: Callable[..., Cl
     client = make_client(cookie_secure=True, cookie_partitioned=True, cookie_priority="high")
     cookie = session_cookie(await client.get("/set?a=1"))
     assert cookie is not None
-    assert "; Partitioned" in cookie
-    assert "; Priority=High" in cookie
+    assert "; partitioned" in cookie
+    assert "; priority=High" in cookie
+
+
+async def test_a_crash_after_flush_still_ends_the_old_record(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=flush")
+    assert await store.load(old) is None
+    # The visitor still holds the old cookie (no response carried the
+    # deletion), but it opens nothing.
+    assert (await client.get("/get?a=&crashed=")).json() == {"a": None, "crashed": None}
+
+
+async def test_a_crash_after_cycle_key_ends_the_old_record_and_saves_nothing_new(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=cycle")
+    assert await store.load(old) is None
+    assert (await client.get("/get?a=")).json() == {"a": None}
+
+
+async def test_a_crash_saves_none_of_the_requests_other_changes(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client()
+    await client.get("/set?a=1")
+    with pytest.raises(AppCrashed):
+        await client.get("/crash?do=nothing")
+    record = await store.load(client.cookies["sessionid"])
+    assert record is not None
+    assert "crashed" not in record.data
+    assert (await client.get("/get?a=&crashed=")).json() == {"a": "1", "crashed": None}
+
+
+def lazy_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    """A WSGI generator: nothing runs, start_response included, until iterated."""
+    session = environ["sessionary.session"]
+    if environ["PATH_INFO"] == "/crash-lazily":
+        session.flush()
+        raise AppCrashed("lazily")
+    session["lazy"] = "yes"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"app body"
+
+
+def test_a_lazy_wsgi_app_that_crashes_after_flush_still_ends_the_old_record() -> None:
+    store = MemoryStore()
+    middleware = WSGISessionMiddleware(lazy_app, SessionConfig(store=store))
+    with httpx.Client(transport=httpx.WSGITransport(middleware), base_url="http://t") as client:
+        cookie = client.get("/write").headers["set-cookie"]
+        key = cookie.split(";", 1)[0].split("=", 1)[1]
+        assert store.load_sync(key) is not None
+        with pytest.raises(AppCrashed):
+            client.get("/crash-lazily", headers={"cookie": f"sessionid={key}"})
+    assert store.load_sync(key) is None
+
+
+def test_a_lazy_wsgi_app_gets_the_503_when_the_save_fails(tmp_path: Path) -> None:
+    # A SQLite store whose table was never created: the save fails for real.
+    config = SessionConfig(store=f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    middleware = WSGISessionMiddleware(lazy_app, config)
+    with httpx.Client(transport=httpx.WSGITransport(middleware), base_url="http://t") as client:
+        response = client.get("/write")
+    config.store.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.content == b"Service Unavailable: the session store did not answer."

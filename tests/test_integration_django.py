@@ -3,21 +3,27 @@ shared by a Django view and a Starlette view (same SQLite file, same secret)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import django
 import pytest
+import sqlalchemy as sa
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
+from django.urls import path
 from starlette.testclient import TestClient
 
 from sessionary import SessionConfig
 from sessionary.exceptions import ConfigurationError
-from sessionary.stores import from_url
+from sessionary.stores import DatabaseStore, from_url
 
 from .conftest import SECRET
 from .examples import load_example, message_items, sqlite_store_url
+from .faults import TcpProxy
+from .store_registry import require_server
 
 example_settings = load_example("shop.settings")
 if not settings.configured:
@@ -209,3 +215,248 @@ async def test_async_session_api(store_url: str) -> None:
     from sessionary.integrations.django import get_config
 
     await get_config().store.aclose()
+
+
+# -- Django's SessionBase, in full ---------------------------------------------------
+
+
+def test_pop_takes_default_as_a_keyword(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    assert session.pop("missing", default="fallback") == "fallback"
+    assert session.pop("a", default=None) == 1
+    with pytest.raises(KeyError):
+        session.pop("a")
+
+
+def test_encode_and_decode_use_djangos_serializer(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    data = {"a": [1, 2], "b": "x"}
+    assert session.decode(session.encode(data)) == data
+
+
+def test_a_corrupted_encoding_is_logged_to_django_security(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    with caplog.at_level("WARNING", logger="django.security.SuspiciousSession"):
+        assert SessionStore().decode("bad:encoded:value") == {}
+    assert "Session data corrupted" in caplog.text
+
+
+def test_load_returns_the_stored_data_not_unsaved_changes(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["saved"] = 1
+    session.save()
+    session["unsaved"] = 2
+    assert session.load() == {"saved": 1}
+    assert SessionStore().load() == {}
+
+
+def test_cycle_key_deletes_the_old_record_at_once(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    session.save()
+    old = session.session_key
+    session.cycle_key()  # no save() after it
+    assert not session.exists(old)
+    assert SessionStore(session.session_key)["a"] == 1
+
+
+def test_expiry_dates_are_naive_local_times_without_use_tz(store_url: str) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sessionary.integrations.django import SessionStore
+
+    with override_settings(USE_TZ=False, TIME_ZONE="America/Chicago"):
+        session = SessionStore()
+        modification = timezone.now()
+        assert timezone.is_naive(modification)
+        ten = dt.timedelta(seconds=10)
+        session.set_expiry(modification + ten)
+        assert session.get_expiry_date(modification=modification) == modification + ten
+        assert session.get_expiry_age(modification=modification) == 10
+        session.set_expiry(60)
+        later = session.get_expiry_date(modification=modification)
+        assert later == modification + dt.timedelta(seconds=60)
+
+
+def test_expiry_arguments_follow_django(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    assert session.get_expiry_age(expiry=None) == settings.SESSION_COOKIE_AGE
+    assert session.get_expiry_age(expiry=30) == 30
+
+
+def test_settings_changed_by_override_settings_are_seen(store_url: str) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    with override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True):
+        assert session.get_expire_at_browser_close()
+    with override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=False):
+        assert not session.get_expire_at_browser_close()
+    with override_settings(SESSION_COOKIE_AGE=123):
+        assert session.get_expiry_age() == 123
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "attribute", "expected"),
+    [
+        ("SESSION_COOKIE_SECURE", True, "secure", True),
+        ("SESSION_COOKIE_HTTPONLY", False, "httponly", ""),
+        ("SESSION_COOKIE_SAMESITE", "Strict", "samesite", "Strict"),
+        ("SESSION_COOKIE_DOMAIN", ".example.com", "domain", ".example.com"),
+        ("SESSION_COOKIE_PATH", "/shop", "path", "/shop"),
+        ("SESSION_COOKIE_AGE", 600, "max-age", 600),
+    ],
+)
+def test_django_cookie_settings_shape_the_cookie(
+    store_url: str, setting: str, value: object, attribute: str, expected: object
+) -> None:
+    with override_settings(**{setting: value}):
+        response = Client().post("/name", {"name": "Ada"})
+    assert response.cookies["sessionid"][attribute] == expected
+
+
+def test_django_cookie_name_setting_names_the_cookie(store_url: str) -> None:
+    with override_settings(SESSION_COOKIE_NAME="shop_session"):
+        response = Client().post("/name", {"name": "Ada"})
+    assert "shop_session" in response.cookies
+    assert "sessionid" not in response.cookies
+
+
+def test_async_api_works_from_one_event_loop_after_another(store_url: str) -> None:
+    from asgiref.sync import async_to_sync
+
+    from sessionary.integrations.django import SessionStore
+
+    # async_to_sync runs each call on a new event loop, as Django does for
+    # async code under WSGI; nothing may stay bound to the first loop.
+    session = SessionStore()
+    async_to_sync(session.aset)("a", 1)
+    async_to_sync(session.asave)()
+    again = SessionStore(session.session_key)
+    assert async_to_sync(again.aget)("a") == 1
+    async_to_sync(again.acycle_key)()
+    assert not async_to_sync(again.aexists)(session.session_key)
+
+
+def test_clearsessions_command_clears_expired_records(store_url: str) -> None:
+    import datetime as dt
+
+    from django.contrib.sessions.management.commands.clearsessions import Command
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from sessionary.integrations.django import SessionStore
+
+    expired, live = SessionStore(), SessionStore()
+    expired["a"] = live["a"] = 1
+    expired.set_expiry(timezone.now() - dt.timedelta(seconds=1))
+    expired.save()
+    live.save()
+    call_command(Command())  # manage.py clearsessions
+    assert not expired.exists(expired.session_key)
+    assert live.exists(live.session_key)
+
+
+def test_a_store_outage_answers_503_not_500(tmp_path: Path) -> None:
+    # A store whose table was never created: every load fails.
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    with override_settings(SESSIONARY={"store": missing, "secret_key": SECRET}):
+        client = Client(raise_request_exception=False)
+        client.cookies["sessionid"] = "a" * 32
+        response = client.get("/state")
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert "sessionid" not in response.cookies
+
+
+# -- a real outage: PostgreSQL behind a proxy the test cuts --------------------------
+
+_proxies: list[TcpProxy] = []
+
+
+def _outage_read(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(request.session.get("n")))
+
+
+def _outage_write_then_cut(request: HttpRequest) -> HttpResponse:
+    request.session["n"] = request.session.get("n", 0) + 1
+    _proxies[-1].cut()  # the server dies before the response saves the session
+    return HttpResponse("written")
+
+
+urlpatterns = [
+    path("read", _outage_read),
+    path("write-then-cut", _outage_write_then_cut),
+]
+
+
+@pytest.fixture
+def pg_behind_proxy() -> Iterator[TcpProxy]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    proxy = TcpProxy(5432)
+    _proxies.append(proxy)
+    table = f"sessionary_django_outage_{uuid.uuid4().hex[:10]}"
+    store = DatabaseStore(
+        f"postgresql://postgres@127.0.0.1:{proxy.port}/test", table=table, connect_timeout=2
+    )
+    store.migrate_sync()
+    with override_settings(SESSIONARY={"store": store}, ROOT_URLCONF=__name__):
+        yield proxy
+    store.close()
+    _proxies.remove(proxy)
+    proxy.close()
+    direct = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with direct.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    direct.dispose()
+
+
+def test_django_answers_503_while_postgresql_is_down_and_recovers(
+    pg_behind_proxy: TcpProxy,
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = str(session.session_key)
+    pg_behind_proxy.cut()
+    down = client.get("/read")
+    assert down.status_code == 503
+    assert "sessionid" not in down.cookies
+    pg_behind_proxy.restore()
+    assert client.get("/read").content == b"1"  # nothing committed was lost
+
+
+def test_django_answers_503_when_postgresql_dies_before_the_save(
+    pg_behind_proxy: TcpProxy,
+) -> None:
+    from sessionary.integrations.django import SessionStore
+
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = str(session.session_key)
+    response = client.get("/write-then-cut")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    pg_behind_proxy.restore()
+    assert SessionStore(session.session_key)["n"] == 1  # the failed save left no trace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,12 @@ def store_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def client(store_url: str) -> TestClient:
+def client(store_url: str) -> Iterator[TestClient]:
     app = load_example("starlette_app").create_app(
         SessionConfig(store=store_url, secret_key=SECRET)
     )
     with TestClient(app) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def test_session_is_written_and_read_back(client: TestClient) -> None:

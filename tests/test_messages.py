@@ -207,6 +207,6 @@ def test_flask_fallback_storage_through_the_wsgi_middleware() -> None:
     big = ["a" * 900, "b" * 900, "c" * 900]
     client.get("/add?" + "&".join(f"text={t}" for t in big))
     assert client.get_cookie("messages") is not None
-    assert client.get_cookie("sessionid") is not None
+    assert client.get_cookie(app.config["SESSION_COOKIE_NAME"]) is not None
     assert client.get("/show").json == big
     assert client.get("/show").json == []

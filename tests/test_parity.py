@@ -31,7 +31,7 @@ def make_app(tmp_path: Path) -> tuple[Starlette, DatabaseStore]:
             {
                 "name": session.get("name"),
                 "greeted": session.get("greeted"),
-                "version": session._record.version if session._record else None,
+                "version": session.record.version if session.record else None,
             }
         )
 
@@ -48,7 +48,7 @@ def make_app(tmp_path: Path) -> tuple[Starlette, DatabaseStore]:
         session: Session = request.session  # type: ignore[assignment]
         session["early"] = 1
         await session.save()  # commits now; the response must not save again
-        return JSONResponse({"version": session._record.version if session._record else None})
+        return JSONResponse({"version": session.record.version if session.record else None})
 
     async def reload(request: Request) -> JSONResponse:
         session: Session = request.session  # type: ignore[assignment]

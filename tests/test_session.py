@@ -245,3 +245,28 @@ async def test_oversized_session_raises_a_catchable_error(clock: FakeClock) -> N
     again = Session(config, s.session_key)
     await again.load()
     assert dict(again.items()) == {"ok": "x" * 100}  # the last good save is intact
+
+
+class SmallStore(MemoryStore):
+    """A store that can hold less than the config allows."""
+
+    max_data_bytes = 300
+
+
+def test_a_store_limit_below_the_config_caps_the_assignment_check() -> None:
+    from sessionary import SessionTooLarge
+
+    s = Session(SessionConfig(store=SmallStore(), max_session_bytes=1000))
+    s["ok"] = "x" * 200
+    with pytest.raises(SessionTooLarge, match="above the limit of 300 bytes"):
+        s["more"] = "x" * 200
+    assert "more" not in s
+
+
+def test_the_config_limit_wins_when_it_is_the_smaller() -> None:
+    from sessionary import SessionTooLarge
+
+    s = Session(SessionConfig(store=SmallStore(), max_session_bytes=100))
+    with pytest.raises(SessionTooLarge, match="above the limit of 100 bytes"):
+        s["big"] = "x" * 150
+    assert Session(SessionConfig(store=MemoryStore(), max_session_bytes=100)).size_limit == 100

@@ -43,7 +43,7 @@ def test_signed_cookie_with_non_ascii_signature_is_the_default() -> None:
 def test_non_ascii_messages_cookie_is_ignored_over_http() -> None:
     with TestClient(starlette_app(storage="cookie")) as client:
         response = client.get(
-            "/show", headers={"cookie": "messages=abc.\xc3\xa9".encode("latin-1")}
+            "/show", headers={b"cookie": "messages=abc.\xc3\xa9".encode("latin-1")}
         )
         assert response.status_code == 200
         assert response.json() == []

@@ -6,8 +6,10 @@ Public names are re-exported here; this module imports no web framework.
 from __future__ import annotations
 
 from .__about__ import __version__
-from .asgi import SessionMiddleware
-from .config import SessionConfig
+from ._asgi import SessionMiddleware
+from ._config import SessionConfig
+from ._session import Session
+from ._wsgi import WSGISessionMiddleware
 from .exceptions import (
     BadSignature,
     ConfigurationError,
@@ -19,8 +21,6 @@ from .exceptions import (
     StoreUnavailable,
     UnserializableValue,
 )
-from .session import Session
-from .wsgi import WSGISessionMiddleware
 
 __all__ = [
     "BadSignature",

@@ -1,8 +1,7 @@
-"""The request lifecycle without I/O: key in -> session -> headers out.
+"""Sans-I/O decisions: what the client carried in -> session -> headers out.
 
-Both middlewares (``asgi.py`` and ``wsgi.py``) are thin edges over these
-functions; every rule about when a cookie is set, re-sent or deleted lives
-here, once.
+The request lifecycle (``_lifecycle.py``) calls these; every rule about when a
+cookie is set, re-sent or deleted lives here, once.
 """
 
 from __future__ import annotations
@@ -10,16 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from email.utils import formatdate
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from ._keys import is_valid_key
-from .cookies import format_delete_cookie, format_set_cookie, parse_cookie
+from .cookies import parse_cookie
 from .events import emit
 
 if TYPE_CHECKING:
-    from .config import SessionConfig
-    from .session import Session
+    from ._config import SessionConfig
+    from ._session import Session
     from .stores.base import SessionRecord
 
 __all__ = ["Incoming", "open_session", "read_request", "response_headers"]
@@ -68,9 +68,11 @@ def read_request(
             security_logger.warning("ignored a session key in the URL of a plain-HTTP request")
         else:
             value = from_url
-    if value is None:
-        return Incoming(None, False, None)
     client = {"ua": user_agent[:256] if user_agent else "", "ip": ip or ""}
+    if value is None:
+        # A session this request creates (a first sign-in) records its device for
+        # the per-user index; the cookie store has no index, and no room to spare.
+        return Incoming(None, False, None if config.store.client_side else client)
     if config.store.client_side:
         return Incoming(value, True, client)
     if not is_valid_key(value):
@@ -101,21 +103,22 @@ def open_session(
 
     ``session_class`` lets an integration use a subclass (Flask's adds ``permanent``).
     """
-    from .session import Session
+    from ._session import Session
 
     cls = session_class or Session
-    now = config.store.clock()
+    now = config.now()
     if record is not None and not _within_timeouts(config, record, now):
         record = None
-    if record is None:
+    if record is None or incoming.key is None:
         return cls(config, None, client=incoming.client)
-    if config.store.client_side:
-        # The cookie holds the sealed record; the session's key travels inside it.
-        session = cls(config, record.meta["sid"], record=record, client=incoming.client)
-        if record.version == 0:
-            session._modified = True  # opened with a fallback secret: re-seal now
-        return session
-    return cls(config, incoming.key, record=record, client=incoming.client)
+    store = config.store
+    # The client carries the key, or (a client-side store) the sealed record
+    # with the key inside.
+    key = store.key_from(incoming.key, record)
+    session = cls(config, key, record=record, client=incoming.client)
+    if store.needs_reissue(record):
+        session.require_save()
+    return session
 
 
 def _within_timeouts(config: SessionConfig, record: SessionRecord, now: float) -> bool:
@@ -135,35 +138,18 @@ def response_headers(
     headers: list[tuple[str, str]] = []
     if session.is_empty() and incoming.had_cookie:
         headers.append(("vary", "Cookie"))
-        headers.append(
-            (
-                "set-cookie",
-                format_delete_cookie(config.cookie_name, **cookie_attributes(config)),
-            )
-        )
+        headers.append(("set-cookie", session_cookie(config, '""', 0, _EPOCH)))
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
-    if session._saved and session.session_key is not None:
+    if session.was_saved and session.session_key is not None:
         max_age = expires = None
         if not session.get_expire_at_browser_close():
-            now = config.store.clock()
-            record = session._record
-            age = session._expiry_age(now) if record is None else record.expires - now
-            max_age = max(0, round(age))
+            now = config.now()
+            max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
-        headers.append(
-            (
-                "set-cookie",
-                format_set_cookie(
-                    config.cookie_name,
-                    session._cookie if session._cookie is not None else session.session_key,
-                    max_age=max_age,
-                    expires=expires,
-                    **cookie_attributes(config),
-                ),
-            )
-        )
+        value = session.carried or session.session_key
+        headers.append(("set-cookie", session_cookie(config, value, max_age, expires)))
     return headers
 
 
@@ -181,23 +167,44 @@ def _token_headers(
     if session.is_empty():
         if incoming.had_cookie:
             headers.append((config.header_name.lower(), ""))
-    elif session._saved and session.session_key != incoming.key:
-        value = session._cookie if session._cookie is not None else session.session_key
-        headers.append((config.header_name.lower(), value or ""))
+    elif session.was_saved and session.session_key != incoming.key:
+        headers.append((config.header_name.lower(), session.carried or session.session_key or ""))
     return headers
 
 
-def cookie_attributes(config: SessionConfig) -> dict[str, Any]:
-    """The configured cookie attributes, as ``format_set_cookie`` takes them."""
-    return {
-        "path": config.cookie_path,
-        "domain": config.cookie_domain,
-        "secure": config.cookie_secure,
-        "httponly": config.cookie_httponly,
-        "samesite": config.cookie_samesite,
-        "partitioned": config.cookie_partitioned,
-        "priority": config.cookie_priority,
-    }
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def session_cookie(
+    config: SessionConfig, value: str, max_age: int | None, expires: float | str | None
+) -> str:
+    """The session's ``Set-Cookie`` value, spelled as Starlette spells it.
+
+    Attribute names are case-insensitive (RFC 6265 section 5.2), but tests
+    written for Starlette's ``SessionMiddleware`` match its spelling
+    (``path=``, ``domain=``, ``partitioned``, ``Max-Age=`` followed by more
+    attributes); a drop-in keeps it.
+    """
+    parts = [f"{config.cookie_name}={value}", f"path={config.cookie_path}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if expires is not None:
+        parts.append(
+            f"expires={expires if isinstance(expires, str) else formatdate(expires, usegmt=True)}"
+        )
+    if config.cookie_domain:
+        parts.append(f"domain={config.cookie_domain}")
+    if config.cookie_secure:
+        parts.append("secure")
+    if config.cookie_httponly:
+        parts.append("httponly")
+    if config.cookie_samesite:
+        parts.append(f"samesite={config.cookie_samesite}")
+    if config.cookie_partitioned:
+        parts.append("partitioned")
+    if config.cookie_priority:
+        parts.append(f"priority={config.cookie_priority}")
+    return "; ".join(parts)
 
 
 def merge_vary(existing: str | None, field: str = "Cookie") -> str:

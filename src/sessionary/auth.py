@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import time
 
+from ._session import Session
 from .events import emit
-from .session import Session
+from .exceptions import InvalidUserId
 from .stores.base import ALL_BUT_CURRENT, SessionInfo
 
 __all__ = ["get_user_id", "login", "logout", "revoke_other_sessions", "sessions_for"]
@@ -32,9 +33,33 @@ def login(session: Session, user_id: str | int, auth_hash: str | None = None) ->
     ``auth_hash`` is any string that changes when the user's credentials do
     (the password hash, say).
     """
+    user = _checked_user_id(session, user_id)
     session.cycle_key()
-    session._bind_user(str(user_id))
-    session._set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+    session.bind_user(user)
+    session.set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
+
+
+def _checked_user_id(session: Session, user_id: str | int) -> str:
+    """``user_id`` as the text the store binds, or ``InvalidUserId`` (before anything changes).
+
+    A user id the store cannot hold must fail here, where the app can catch
+    it, not at save as a database error answered with 503.
+    """
+    user = str(user_id)
+    store = session.config.store
+    limit = store.max_user_id_length
+    if limit is not None and len(user) > limit:
+        raise InvalidUserId(
+            f"user id is {len(user)} characters, above the {limit} that "
+            f"{type(store).__name__} can bind"
+        )
+    if "\x00" in user:
+        raise InvalidUserId("user id contains a NUL character, which SQL text columns refuse")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidUserId("user id is not valid Unicode text (a lone surrogate)") from None
+    return user
 
 
 def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
@@ -47,7 +72,7 @@ def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
     if user_id is None:
         return None
     if auth_hash is not None:
-        recorded = session._get_meta(_AUTH)
+        recorded = session.get_meta(_AUTH)
         if not isinstance(recorded, str) or not hmac.compare_digest(
             recorded, _fingerprint(auth_hash)
         ):
@@ -66,7 +91,7 @@ async def sessions_for(session: Session) -> list[SessionInfo]:
     user_id = session.user_id
     if user_id is None:
         return []
-    return await session._store.sessions_for(user_id)
+    return await session.config.store.sessions_for(user_id)
 
 
 async def revoke_other_sessions(session: Session) -> int:
@@ -74,9 +99,9 @@ async def revoke_other_sessions(session: Session) -> int:
     user_id = session.user_id
     if user_id is None:
         return 0
-    hooks = session._config.event_hooks
+    hooks = session.config.event_hooks
     started = time.perf_counter() if hooks else None
-    ended = await session._store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
+    ended = await session.config.store.revoke(user_id, ALL_BUT_CURRENT, current=session.session_key)
     if hooks:
-        emit(hooks, "revoked", session._store, None, started, count=ended)
+        emit(hooks, "revoked", session.config.store, None, started, count=ended)
     return ended

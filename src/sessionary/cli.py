@@ -1,7 +1,15 @@
-"""The ``sessionary`` command.
+"""The ``sessionary`` command (also ``python -m sessionary``).
 
 Each subcommand takes ``--store URL`` (or ``SESSIONARY_STORE_URL``), shows
-progress on long work, and fails with one line on stderr and a non-zero exit.
+progress on long work, and fails with one line on stderr, saying what is
+wrong and what to do, and a non-zero exit:
+
+====  =====================================================================
+1     the store failed or is misconfigured (unreachable server, bad URL,
+      missing extra, database or table), or the request cannot be met
+2     the command line itself is wrong (argparse's convention)
+130   interrupted
+====  =====================================================================
 """
 
 from __future__ import annotations
@@ -10,17 +18,42 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
 
-from .bench import register as register_bench
-from .config import DEFAULT_STORE_URL
+from .__about__ import __version__
+from ._config import DEFAULT_STORE_URL
 from .demo import register as register_demo
-from .exceptions import SessionError
+from .exceptions import ConfigurationError, MissingDependency, SessionError, StoreUnavailable
 from .stores import from_url
-from .stores.base import ALL, Store
+from .stores.base import ALL, SessionInfo, Store
 
 __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace], int]
+
+_STORE_URLS = """\
+store URLs:
+  sqlite:///sessionary.db              the default; nothing to install
+  postgresql://user@host/db            pip install 'sessionary[postgresql]'
+  mysql://user@host/db                 pip install 'sessionary[mysql]'
+  redis://host:6379/0                  pip install 'sessionary[redis]'
+  memcached://host:11211[,host:port]   pip install 'sessionary[memcached]'
+  cached+postgresql://host/db?cache=redis://host:6379/0
+  file:///var/lib/app/sessions
+  cookie://                            pip install 'sessionary[cookie]'; no server-side state
+  memory://                            one process, for tests
+"""
+
+
+class CommandFailed(Exception):
+    """A failure the command explains itself: ``str(exc)`` is the whole line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -39,10 +72,10 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        store.migrate_sync()
+        created = store.migrate_sync()
     finally:
         store.close()
-    print(f"{store!r}: schema is up to date")
+    print(f"{store!r}: {'created the schema' if created else 'up to date'}")
     return 0
 
 
@@ -62,44 +95,82 @@ def cmd_clearsessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listing(infos: list[SessionInfo]) -> list[str]:
+    rows = [("ID", "CREATED", "LAST SEEN", "EXPIRES", "ADDRESS", "USER AGENT")]
+    for info in infos:
+        rows.append(
+            (
+                info.session_id[:16],
+                f"{info.created_at:%Y-%m-%d %H:%M}",
+                f"{info.last_seen_at:%Y-%m-%d %H:%M}",
+                f"{info.expires_at:%Y-%m-%d %H:%M}",
+                info.ip or "-",
+                info.user_agent or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
+        lines.append("  " + "  ".join([*padded, row[5]]))
+    return lines
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        if args.action == "list":
-            infos = store.sessions_for_sync(args.user)
-            print(f"{len(infos)} live session(s) for user {args.user!r}")
-            for info in infos:
-                print(
-                    f"  {info.session_id[:16]}  created {info.created_at:%Y-%m-%d %H:%M}"
-                    f"  last seen {info.last_seen_at:%Y-%m-%d %H:%M}"
-                    f"  {info.ip or '-'}  {info.user_agent or '-'}"
-                )
-            return 0
-        target = args.session or ALL
-        if target != ALL:
-            # The listing shows a prefix of the session id: accept it.
-            matches = [i.session_id for i in store.sessions_for_sync(args.user)]
-            matches = [m for m in matches if m.startswith(target)]
-            if len(matches) != 1:
-                print(
-                    f"sessionary sessions: {len(matches)} sessions of user {args.user!r} "
-                    f"match {target!r}; give a longer id",
-                    file=sys.stderr,
-                )
-                return 1
-            target = matches[0]
-        ended = store.revoke_sync(args.user, target)
+        return _sessions(store, args)
+    except NotImplementedError as exc:
+        # The store has no per-user index (the cookie store keeps nothing server-side).
+        raise CommandFailed(
+            f"{store!r} cannot {args.action} sessions: {exc}; use a server-side store"
+            " (sqlite://, postgresql://, redis://, …)"
+        ) from exc
     finally:
         store.close()
+
+
+def _sessions(store: Store, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        infos = store.sessions_for_sync(args.user)
+        print(f"{len(infos)} live session(s) for user {args.user!r} (times in UTC)")
+        if infos:
+            print("\n".join(_listing(infos)))
+        return 0
+    target = args.session or ALL
+    if target != ALL:
+        # The listing shows a prefix of the session id: accept it.
+        ids = [i.session_id for i in store.sessions_for_sync(args.user)]
+        matches = [i for i in ids if i.startswith(target)]
+        if not matches:
+            raise CommandFailed(
+                f"no session of user {args.user!r} matches {target!r}"
+                f" (see 'sessionary sessions list --user {args.user}')"
+            )
+        if len(matches) > 1:
+            raise CommandFailed(
+                f"{len(matches)} sessions of user {args.user!r} match {target!r}; give a longer id"
+            )
+        target = matches[0]
+    ended = store.revoke_sync(args.user, target)
     print(f"revoked {ended} session(s) of user {args.user!r}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sessionary", description="Server-side sessions for ASGI and WSGI apps."
+    parser = _Parser(
+        prog="sessionary",
+        description="Server-side sessions for ASGI and WSGI apps.",
+        epilog=_STORE_URLS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"sessionary {__version__}")
+    # Typed as argparse's own class, which the subcommand modules register on
+    # (they get _Parser instances, a subclass).
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     migrate = sub.add_parser("migrate", help="create the store's schema (safe to run again)")
     _add_store_option(migrate)
@@ -124,23 +195,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Subcommands that live in their own modules register here (demo, sessions, bench).
+# Subcommands that live in their own modules register here (the demo).
 _EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     register_demo,
-    register_bench,
 ]
+
+
+def _hint(exc: SessionError) -> str:
+    """What to do about ``exc``, when its own message does not say."""
+    if isinstance(exc, MissingDependency):
+        return ""  # the message is the pip command
+    if isinstance(exc, StoreUnavailable):
+        return " (is the server up, and are the host, port or path in the URL right?)"
+    if isinstance(exc, ConfigurationError) and exc.field == "store":
+        return " (see 'sessionary --help' for store URLs)"
+    if isinstance(exc, ConfigurationError) and exc.field == "secret_key":
+        return " (set SESSIONARY_SECRET_KEY, or pass --secret to 'sessionary demo')"
+    return ""
+
+
+def _one_line(text: str) -> str:
+    # Driver messages can span lines (psycopg adds a second); the contract is one.
+    return " ".join(text.split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Command = args.func
+    prefix = f"sessionary {args.command}"
     try:
         return func(args)
+    except CommandFailed as exc:
+        print(f"{prefix}: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
     except SessionError as exc:
-        print(f"sessionary {args.command}: {exc}", file=sys.stderr)
+        print(f"{prefix}: {_one_line(str(exc))}{_hint(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"sessionary {args.command}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
 
 

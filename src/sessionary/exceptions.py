@@ -7,7 +7,8 @@ Every error derives from :class:`SessionError`::
     │   └── MissingDependency     a store or integration needs an extra
     ├── SessionDataError          values the session cannot hold
     │   ├── UnserializableValue   (also a TypeError) a value that is not JSON-safe
-    │   └── SessionTooLarge       the encoded session exceeds max_session_bytes
+    │   ├── SessionTooLarge       the encoded session exceeds max_session_bytes
+    │   └── InvalidUserId         (also a ValueError) a user id the store cannot bind
     ├── StoreError                the store failed
     │   ├── StoreUnavailable      the server cannot be reached or timed out
     │   ├── SessionKeyExists      a must-create save met an existing key
@@ -22,6 +23,7 @@ __all__ = [
     "BadSignature",
     "ConfigurationError",
     "CorruptRecord",
+    "InvalidUserId",
     "MissingDependency",
     "SessionDataError",
     "SessionError",
@@ -75,6 +77,10 @@ class SessionTooLarge(SessionDataError):
         super().__init__(f"encoded session is {size} bytes, above the limit of {limit} bytes")
         self.size = size
         self.limit = limit
+
+
+class InvalidUserId(SessionDataError, ValueError):
+    """``auth.login`` was given a user id the store cannot bind (too long, or not text)."""
 
 
 class StoreError(SessionError):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .session import Session
+from ._session import Session
 
 __all__ = ["url_for_session"]
 
 
 def url_for_session(url: str, session: Session) -> str:
     """Return ``url`` carrying the session's key (or without one, once it is flushed)."""
-    param = session._config.url_param
+    param = session.config.url_param
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param]
     if session.session_key is not None:

@@ -18,7 +18,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
 ]
 MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware, answering 503 (not 500) when the session store is down.
+    "sessionary.integrations.django.SessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 

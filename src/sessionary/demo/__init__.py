@@ -12,7 +12,8 @@ import os
 import sys
 from typing import Any
 
-from ..config import DEFAULT_STORE_URL
+from .._config import DEFAULT_STORE_URL
+from ..stores import from_url
 
 __all__ = ["register"]
 
@@ -32,6 +33,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return 1
     url = args.store or os.environ.get("SESSIONARY_STORE_URL") or DEFAULT_STORE_URL
+    if args.secret:
+        # The app reads its settings as SessionConfig.from_env() does.
+        os.environ["SESSIONARY_SECRET_KEY"] = args.secret
+    # Create the schema now, so a store that is unreachable or misnamed fails as
+    # one line here rather than as a traceback from the server's start-up.
+    store = from_url(url)
+    try:
+        store.migrate_sync()
+    finally:
+        store.close()
     serve(args.host, args.port, url)
     return 0
 
@@ -45,5 +56,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--store",
         metavar="URL",
         help=f"store URL (default: $SESSIONARY_STORE_URL or {DEFAULT_STORE_URL})",
+    )
+    demo.add_argument(
+        "--secret",
+        metavar="KEY",
+        help="secret key (default: $SESSIONARY_SECRET_KEY; needed by cookie://)",
     )
     demo.set_defaults(func=cmd_demo)

@@ -4,6 +4,12 @@ Sign in and out (argon2 passwords, key cycled on login), CSRF-checked forms,
 a dashboard behind sign-in, a catalogue whose filters live in the URL, a cart
 and a theme kept in the session, a three-step sign-up wizard, flash messages,
 the user's signed-in devices, and a page that shows the session itself.
+
+It practises what sessionary teaches: a visitor who only looks gets no
+session (see :mod:`.csrf` for the forms' tokens); a session starts with the
+first thing worth keeping. Signing out keeps the theme on the device, and
+the cart with the account: it is back at the next sign-in, on any device,
+and the next person at a shared computer does not see it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ import datetime as dt
 import functools
 import json
 import re
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,13 +39,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from .. import auth, messages
-from ..asgi import SessionMiddleware
-from ..config import DEFAULT_STORE_URL, SessionConfig
-from ..session import Session
+from .._asgi import SessionMiddleware
+from .._config import DEFAULT_STORE_URL, SessionConfig
+from .._session import Session
 from ..stores import from_url
 from ..stores.base import Store
 from ..templating import session_context
-from . import catalogue
+from . import catalogue, csrf
+from .throttle import LoginThrottle
 
 __all__ = ["DEMO_USERS", "create_app", "serve"]
 
@@ -48,13 +54,13 @@ HERE = Path(__file__).parent
 # Printed on start and shown on the sign-in page: these are demo accounts.
 DEMO_USERS = {"alice": ("Alice Liddell", "wonderland"), "bob": ("Bob Builder", "canwefixit")}
 THEMES = ("light", "dark")
-CSRF_FIELD = "csrf_token"
-_CSRF = "csrf"
 _CART = "cart"
 _THEME = "theme"
 _SIGNUP = "signup"
 _USERNAME_RE = re.compile(r"[a-z0-9_]{3,20}\Z")
 _MIN_PASSWORD = 8
+_MAX_NAME = 60
+_SIGNED_OUT = "You were signed out on this device. Sign in again to continue."
 
 Handler = Callable[[Request], Awaitable[Response]]
 FormHandler = Callable[[Request, FormData], Awaitable[Response]]
@@ -86,6 +92,7 @@ class Accounts:
         self.hasher = PasswordHasher()
         self._by_id: dict[str, User] = {}
         self._by_name: dict[str, User] = {}
+        self._carts: dict[str, dict[str, int]] = {}
         seeds = _seed_hashes()
         for username, (name, _) in DEMO_USERS.items():
             self.add(username, name, seeds[username])
@@ -103,6 +110,13 @@ class Accounts:
 
     def taken(self, username: str) -> bool:
         return username in self._by_name
+
+    def keep_cart(self, user_id: str, cart: dict[str, int]) -> None:
+        """Keep a signed-out user's cart until they sign in again."""
+        self._carts[user_id] = dict(cart)
+
+    def take_cart(self, user_id: str) -> dict[str, int]:
+        return self._carts.pop(user_id, {})
 
     async def hash(self, password: str) -> str:
         return await run_in_threadpool(self.hasher.hash, password)
@@ -147,15 +161,6 @@ def current_user(request: Request) -> User | None:
     return user
 
 
-def csrf_token(request: Request) -> str:
-    """This session's CSRF token, made on first use."""
-    session = session_of(request)
-    token = session.get(_CSRF)
-    if not isinstance(token, str):
-        token = session[_CSRF] = secrets.token_urlsafe(32)
-    return token
-
-
 def safe_next(target: str | None, default: str = "/dashboard") -> str:
     """``target`` if it is a path on this site, else ``default`` (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -183,9 +188,27 @@ def cart_of(session: Session) -> dict[str, int]:
     return cart if isinstance(cart, dict) else {}
 
 
+def throttle_of(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.throttle
+    return throttle
+
+
+def session_ended(request: Request) -> bool:
+    """Whether the browser sent a session cookie that names no live session.
+
+    That session was signed out on another device (or expired): the
+    middleware found no record, and this request started without one.
+    """
+    cookie_name: str = request.app.state.config.cookie_name
+    return cookie_name in request.cookies and session_of(request).session_key is None
+
+
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    # Rendering asked for a CSRF token: the first form shown to this browser.
+    csrf.set_cookie_if_new(request, response)
+    return response
 
 
 def shop_context(request: Request) -> dict[str, Any]:
@@ -196,7 +219,7 @@ def shop_context(request: Request) -> dict[str, Any]:
         "user": current_user(request),
         "cart_count": sum(cart_of(session).values()),
         "theme": theme if theme in THEMES else "light",
-        "csrf_token": functools.partial(csrf_token, request),
+        "csrf_token": functools.partial(csrf.token, request),
         "here": here(request),
     }
 
@@ -207,7 +230,8 @@ def login_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
         if current_user(request) is None:
-            messages.info(request, "Please sign in to see that page.")
+            ended = session_ended(request)
+            messages.info(request, _SIGNED_OUT if ended else "Please sign in to see that page.")
             return redirect("/login?" + urlencode({"next": here(request)}))
         return await handler(request)
 
@@ -215,19 +239,19 @@ def login_required(handler: Handler) -> Handler:
 
 
 def form_route(path: str, handler: FormHandler, methods: tuple[str, ...] = ("POST",)) -> Route:
-    """A route whose POSTs are refused unless they carry this session's CSRF token."""
+    """A route whose POSTs are refused unless they carry this visitor's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
         if request.method != "POST":
             return await handler(request, FormData())
         form = await request.form()
-        sent = form.get(CSRF_FIELD)
-        expected = session_of(request).get(_CSRF)
-        if not (
-            isinstance(sent, str)
-            and isinstance(expected, str)
-            and secrets.compare_digest(sent.encode(), expected.encode())
-        ):
+        verdict = csrf.check(request, form.get(csrf.FIELD), session_ended=session_ended(request))
+        if verdict is csrf.Verdict.SIGNED_OUT:
+            # Not "this form expired": the visitor should know why, and sign in again.
+            messages.info(request, _SIGNED_OUT)
+            back = safe_next(text(form, "next"), "/")
+            return redirect("/login?" + urlencode({"next": back}))
+        if verdict is not csrf.Verdict.ACCEPTED:
             raise HTTPException(
                 403, "This form expired or did not come from this site. Go back, reload, retry."
             )
@@ -257,27 +281,81 @@ async def login(request: Request, form: FormData) -> Response:
         return page(request, "login.html", next=next_url, users=DEMO_USERS, username="")
     username = text(form, "username")
     password = text(form, "password", strip=False)
+    throttle = throttle_of(request)
+    client = request.client.host if request.client else "unknown"
+    # Per account (guessing one password) and per address (trying many accounts).
+    account_key = f"user:{username.lower()}"
+    keys = (account_key, f"ip:{client}")
+    wait = throttle.retry_after(keys)
+    if wait is not None:
+        response = _login_page(
+            request,
+            next_url,
+            username,
+            429,
+            f"Too many failed sign-ins for this account or from your address. "
+            f"Try again in {in_words(wait)}.",
+        )
+        response.headers["retry-after"] = str(wait)
+        return response
     user = None
     if username and password:
         user = await accounts_of(request).authenticate(username, password)
     if user is None:
-        messages.error(request, "That username and password do not match. Try again.")
-        return page(request, "login.html", 400, next=next_url, users=DEMO_USERS, username=username)
+        throttle.failed(keys)
+        return _login_page(
+            request, next_url, username, 400, "That username and password do not match. Try again."
+        )
+    throttle.succeeded(account_key)
     sign_in(request, user)
     messages.success(request, f"Welcome back, {user.name}. You are signed in.")
     return redirect(next_url)
 
 
+def _login_page(
+    request: Request, next_url: str, username: str, status_code: int, error: str
+) -> Response:
+    # Shown in place, not flashed: a failed sign-in saves no session.
+    return page(
+        request,
+        "login.html",
+        status_code,
+        next=next_url,
+        users=DEMO_USERS,
+        username=username,
+        notices=[("error", error)],
+    )
+
+
 def sign_in(request: Request, user: User) -> None:
     session = session_of(request)
-    # A new key (login cycles it) and a new CSRF token: nothing from before sign-in carries over.
+    # A new key (login cycles it) and a new CSRF secret: no token from before sign-in works.
     auth.login(session, user.id, auth_hash=user.password_hash)
-    session[_CSRF] = secrets.token_urlsafe(32)
+    session[csrf.SESSION_KEY] = csrf.new_secret()
+    saved = accounts_of(request).take_cart(user.id)
+    if saved:
+        items = cart_of(session)
+        for record_id, quantity in saved.items():
+            items[record_id] = items.get(record_id, 0) + quantity
+        session[_CART] = items
+
+
+def sign_out(request: Request) -> None:
+    """End the session; the theme stays on this device, the cart goes with the account."""
+    session = session_of(request)
+    user = current_user(request)
+    theme = session.get(_THEME)
+    cart = cart_of(session)
+    if user is not None and cart:
+        accounts_of(request).keep_cart(user.id, cart)
+    auth.logout(session)
+    # The flush dropped everything: these writes start a fresh, anonymous session.
+    if theme in THEMES and theme != THEMES[0]:  # the default needs no session
+        session[_THEME] = theme
 
 
 async def logout(request: Request, form: FormData) -> Response:
-    auth.logout(session_of(request))
-    # The flush dropped everything; the message starts a fresh session for the next page.
+    sign_out(request)
     messages.info(request, "You are signed out. See you soon.")
     return redirect("/")
 
@@ -289,6 +367,12 @@ async def dashboard(request: Request) -> Response:
 
 
 async def records(request: Request) -> Response:
+    params = request.query_params.multi_items()
+    kept = [(name, value) for name, value in params if value.strip()]
+    if len(kept) < len(params):
+        # The filter form sends every field, empty or not: keep the URL to what was chosen.
+        query = urlencode(kept)
+        return RedirectResponse("/records" + (f"?{query}" if query else ""), status_code=302)
     listing = catalogue.browse(request.query_params)
     return page(request, "records.html", listing=listing, genres=catalogue.GENRES)
 
@@ -358,6 +442,26 @@ async def sessions_page(request: Request) -> Response:
     )
 
 
+async def revoke_one(request: Request, form: FormData) -> Response:
+    user = current_user(request)
+    if user is None:
+        return redirect("/login?next=/account/sessions")
+    session = session_of(request)
+    target = text(form, "session")
+    if target == session.key_hash:
+        sign_out(request)
+        messages.info(request, "You are signed out. See you soon.")
+        return redirect("/")
+    device = next((d for d in await auth.sessions_for(session) if d.session_id == target), None)
+    store: Store = request.app.state.store
+    # The store revokes only this user's sessions: another user's id ends nothing.
+    if device is None or not await store.revoke(user.id, target):
+        messages.info(request, "That device was already signed out.")
+    else:
+        messages.success(request, f"Signed out {describe_ua(device.user_agent)}.")
+    return redirect("/account/sessions")
+
+
 async def revoke_others(request: Request, form: FormData) -> Response:
     if current_user(request) is None:
         return redirect("/login?next=/account/sessions")
@@ -386,16 +490,37 @@ def _answers(session: Session) -> dict[str, Any]:
     return answers if isinstance(answers, dict) else {}
 
 
-def _first_open_step(answers: dict[str, Any]) -> int:
-    if not answers.get("password_hash"):
-        return 1
-    if not answers.get("name"):
-        return 2
-    return 3
+def _step_errors(step: int, answers: dict[str, Any], accounts: Accounts) -> dict[str, str]:
+    """What is wrong with ``step``'s saved answers: checked on every path, "back" included."""
+    errors: dict[str, str] = {}
+    if step == 1:
+        username = answers.get("username") or ""
+        if not isinstance(username, str) or not _USERNAME_RE.match(username):
+            errors["username"] = "Use 3 to 20 lowercase letters, digits or underscores."
+        elif accounts.taken(username):
+            errors["username"] = "That username is taken."
+        if not answers.get("password_hash"):
+            errors["password"] = "Choose a password."  # noqa: S105 (a message, not a password)
+    elif step == 2:
+        name = answers.get("name") or ""
+        if not isinstance(name, str) or not name:
+            errors["name"] = "Tell us what to call you."
+        elif len(name) > _MAX_NAME:
+            errors["name"] = f"Use at most {_MAX_NAME} characters."
+        genre = answers.get("genre")
+        if genre and genre not in catalogue.GENRES:
+            errors["genre"] = "Pick one of the genres listed."
+    return errors
+
+
+def _first_open_step(answers: dict[str, Any], accounts: Accounts) -> int:
+    """The first step whose answers do not pass: no step after it can be reached."""
+    return next((step for step in (1, 2) if _step_errors(step, answers, accounts)), 3)
 
 
 async def signup_start(request: Request) -> Response:
-    return redirect(f"/signup/{_first_open_step(_answers(session_of(request)))}")
+    answers = _answers(session_of(request))
+    return redirect(f"/signup/{_first_open_step(answers, accounts_of(request))}")
 
 
 async def signup(request: Request, form: FormData) -> Response:
@@ -403,72 +528,52 @@ async def signup(request: Request, form: FormData) -> Response:
     if step not in (1, 2, 3):
         raise HTTPException(404)
     session = session_of(request)
+    accounts = accounts_of(request)
     answers = _answers(session)
-    if step > _first_open_step(answers):
-        return redirect(f"/signup/{_first_open_step(answers)}")
+    if step > _first_open_step(answers, accounts):
+        return redirect(f"/signup/{_first_open_step(answers, accounts)}")
     if request.method == "GET":
-        return _signup_page(request, step, answers, {})
+        # Problems with what was typed before (and saved by "back"), not with empty fields.
+        shown = {
+            field: error
+            for field, error in _step_errors(step, answers, accounts).items()
+            if answers.get(field)
+        }
+        return _signup_page(request, step, answers, shown)
 
-    going_back = text(form, "action") == "back"
-    fields = {
-        1: ("username",),
-        2: ("name", "genre"),
-        3: (),
-    }[step]
-    answers = {**answers, **{name: text(form, name) for name in fields}}
     errors: dict[str, str] = {}
+    answers = dict(answers)
     if step == 1:
-        errors = await _account_step(request, form, answers, going_back)
-    elif step == 2 and not going_back:
-        if not answers["name"]:
-            errors["name"] = "Tell us what to call you."
-        if answers["genre"] and answers["genre"] not in catalogue.GENRES:
-            errors["genre"] = "Pick one of the genres listed."
-    elif step == 3 and not going_back:
-        if form.get("terms") != "yes":
-            errors["terms"] = "Please accept the (imaginary) terms to continue."
-        elif accounts_of(request).taken(answers["username"]):
-            errors["terms"] = "Someone took that username meanwhile: go back and pick another."
+        answers["username"] = text(form, "username").lower()
+        password = text(form, "password", strip=False)
+        if password and len(password) < _MIN_PASSWORD:
+            errors["password"] = f"Use at least {_MIN_PASSWORD} characters."
+        elif password:
+            # Only the argon2 hash is kept in the session, never the password.
+            answers["password_hash"] = await accounts.hash(password)
+    elif step == 2:
+        answers["name"] = text(form, "name")
+        answers["genre"] = text(form, "genre")
+    # Saved whatever the action, so nothing typed is lost; checked before every step forward.
     session[_SIGNUP] = answers
-    if going_back:
+    if text(form, "action") == "back":
         return redirect(f"/signup/{max(1, step - 1)}")
+    errors = {**_step_errors(step, answers, accounts), **errors}
+    # Steps 1 and 2 passed, or this request would have been sent back to them above.
+    if step == 3 and form.get("terms") != "yes":
+        errors["terms"] = "Please accept the (imaginary) terms to continue."
     if errors:
         return _signup_page(request, step, answers, errors, status_code=400)
     if step < 3:
         messages.info(request, f"Step {step} saved: you can come back to it any time.")
         return redirect(f"/signup/{step + 1}")
-    genre = answers.get("genre")  # "Back" saves without checking: check again here
-    user = accounts_of(request).add(
-        answers["username"],
-        answers["name"],
-        answers["password_hash"],
-        genre if genre in catalogue.GENRES else None,
+    user = accounts.add(
+        answers["username"], answers["name"], answers["password_hash"], answers.get("genre") or None
     )
     session.pop(_SIGNUP, None)
     sign_in(request, user)
     messages.success(request, f"Welcome to the shop, {user.name}! Your account is ready.")
     return redirect("/dashboard")
-
-
-async def _account_step(
-    request: Request, form: FormData, answers: dict[str, Any], going_back: bool
-) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    username = answers["username"] = answers["username"].lower()
-    password = text(form, "password", strip=False)
-    if not _USERNAME_RE.match(username):
-        errors["username"] = "Use 3 to 20 lowercase letters, digits or underscores."
-    elif accounts_of(request).taken(username):
-        errors["username"] = "That username is taken."
-    if password:
-        if len(password) < _MIN_PASSWORD:
-            errors["password"] = f"Use at least {_MIN_PASSWORD} characters."
-        else:
-            # Only the argon2 hash is kept in the session, never the password.
-            answers["password_hash"] = await accounts_of(request).hash(password)
-    elif not answers.get("password_hash"):
-        errors["password"] = "Choose a password."  # noqa: S105 (a message, not a password)
-    return errors
 
 
 def _signup_page(
@@ -520,6 +625,17 @@ def _when(value: dt.datetime | float | None) -> str:
     return value.strftime("%d %b %Y, %H:%M:%S UTC")
 
 
+def in_words(seconds: float) -> str:
+    """A duration as people say it: "14 days", "90 minutes", "5 seconds"."""
+    seconds = max(0, round(seconds))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        # Below two of a unit, the smaller one says it better ("90 minutes", not "2 hours").
+        if seconds >= 2 * size:
+            count = round(seconds / size)
+            return f"{count} {unit}s"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def _money(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
 
@@ -560,14 +676,18 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(store: str | Store | None = None) -> Starlette:
+def create_app(
+    store: str | Store | None = None, *, throttle: LoginThrottle | None = None
+) -> Starlette:
     """The demo shop over ``store`` (a URL or a store; the embedded SQLite by default).
 
     The store's schema is created when the app starts (``sessionary migrate``).
+    ``throttle`` limits failed sign-ins (5 per account and per address in 5 minutes).
     """
     if not isinstance(store, Store):
         store = from_url(store or DEFAULT_STORE_URL)
-    config = SessionConfig(store=store)
+    # The other settings (SESSIONARY_SECRET_KEY, which cookie:// needs, …) from the environment.
+    config = SessionConfig.from_env(store=store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -579,6 +699,7 @@ def create_app(store: str | Store | None = None) -> Starlette:
     )
     templates.env.filters["when"] = _when
     templates.env.filters["money"] = _money
+    templates.env.filters["in_words"] = in_words
     routes: list[BaseRoute] = [
         Route("/", home),
         form_route("/login", login, ("GET", "POST")),
@@ -593,6 +714,7 @@ def create_app(store: str | Store | None = None) -> Starlette:
         Route("/signup", signup_start),
         form_route("/signup/{step:int}", signup, ("GET", "POST")),
         Route("/account/sessions", sessions_page),
+        form_route("/account/sessions/revoke", revoke_one),
         form_route("/account/sessions/revoke-others", revoke_others),
         Route("/session", under_the_hood),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -606,6 +728,8 @@ def create_app(store: str | Store | None = None) -> Starlette:
     app.state.accounts = Accounts()
     app.state.templates = templates
     app.state.store = store
+    app.state.config = config
+    app.state.throttle = throttle or LoginThrottle()
     return app
 
 

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 __all__ = ["GENRES", "PER_PAGE", "RECORDS", "Listing", "Record", "browse", "find"]
 
-PER_PAGE = 6
+# A multiple of the grid's 1, 2, 3 and 4 columns: every page ends on a full row.
+PER_PAGE = 12
 _MAX_QUERY = 80
 
 

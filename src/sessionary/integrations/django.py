@@ -4,37 +4,46 @@
 
     SESSION_ENGINE = "sessionary.integrations.django"
     SESSIONARY = {"store": "sqlite:///sessionary.db"}  # or SESSIONARY_STORE_URL = "..."
+    MIDDLEWARE = ["sessionary.integrations.django.SessionMiddleware", ...]
 
 ``SESSIONARY`` holds :class:`~sessionary.SessionConfig` fields; those it does
 not name come from Django's ``SESSION_*`` settings (cookie name and age,
-browser-close, save-every-request). Django's own ``SessionMiddleware`` keeps
-handling cookies; records are sessionary's (JSON values, hashed keys), so a
+browser-close, save-every-request), read live. Django's ``SessionMiddleware``
+(which :class:`SessionMiddleware` extends with a 503 for a store outage)
+handles cookies; records are sessionary's (JSON values, hashed keys), so a
 Django view and an ASGI service on the same store and cookie share sessions.
 
-Beyond Django: each request applies only the keys it changed (no lost
-updates), in-place changes to nested values are noticed, and keys are never
-stored. As in Django, ``set_expiry(timedelta)`` sets a fixed deadline here;
-``flush()`` deletes at once, and ``cycle_key()`` at the next ``save()``.
+:class:`SessionStore` has the whole ``SessionBase`` API, with Django's
+arithmetic and time-zone convention for expiry; as in Django,
+``set_expiry(timedelta)`` sets a fixed deadline, and ``flush()`` and
+``cycle_key()`` end the old record at once. Beyond Django: each request
+applies only the keys it changed (no lost updates), in-place changes to
+nested values are noticed, and keys are never stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator
-from typing import Any
+from typing import Any, cast
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from .. import _core
-from .._clock import from_timestamp
+from .. import _core, _lifecycle
+from .._config import SessionConfig
 from .._keys import is_valid_key
-from ..config import SessionConfig
-from ..exceptions import ConfigurationError, CorruptRecord, StoreError
-from ..session import Session, Step, _load_one, _run_async, _run_sync
+from .._ops import Delete, Steps, run_sync
+from .._session import Session
+from ..exceptions import ConfigurationError, StoreError
+from ..stores import Store, from_url
 
-__all__ = ["SessionStore", "get_config"]
+__all__ = ["SessionMiddleware", "SessionStore", "get_config"]
 
 _config: SessionConfig | None = None
 _DJANGO_USER = "_auth_user_id"  # django.contrib.auth.SESSION_KEY
@@ -54,11 +63,29 @@ _FROM_DJANGO = {
 
 
 def get_config() -> SessionConfig:
-    """The :class:`~sessionary.SessionConfig` built from Django's settings (once)."""
-    global _config  # one store (one pool) per process
+    """The :class:`~sessionary.SessionConfig` built from Django's settings.
+
+    Built once, and again after ``override_settings`` changes a ``SESSION*``
+    setting (settings are read live); the store is kept while its own
+    setting is unchanged, so the process keeps one store and one pool.
+    """
+    global _config
     if _config is None:
         _config = _build_config()
     return _config
+
+
+# The store setting last built, and its store: rebuilding the config must not open a new pool.
+_store_cache: tuple[Any, Store] | None = None
+
+
+def _store_for(setting: Any) -> Store | str:
+    global _store_cache
+    if not isinstance(setting, str):
+        return cast("Store", setting)
+    if _store_cache is None or _store_cache[0] != setting:
+        _store_cache = (setting, from_url(setting))
+    return _store_cache[1]
 
 
 def _build_config() -> SessionConfig:
@@ -71,6 +98,7 @@ def _build_config() -> SessionConfig:
             "store",
             "set SESSIONARY = {'store': URL} or SESSIONARY_STORE_URL in Django's settings",
         )
+    options["store"] = _store_for(options["store"])
     for name, field in _FROM_DJANGO.items():
         if field not in options:
             value = getattr(settings, name)
@@ -93,23 +121,34 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_settings_changed)
 
 
-def _delete(key: str) -> Generator[Step, Any, None]:
-    yield ("delete", (key,), "flushed")
+def _delete(key: str) -> Steps[None]:
+    yield Delete(key, "flushed")
+
+
+_MISSING: Any = object()
 
 
 class SessionStore(SessionBase):  # type: ignore[misc]
     """Django's ``SessionBase`` API over a sessionary :class:`~sessionary.Session`.
 
     The mapping methods act on the sessionary session; the store is read on
-    first access (never for a request without a session cookie).
+    first access (never for a request without a session cookie). The async
+    ``a*`` methods run the sync ones in a worker thread (``sync_to_async``),
+    as Django's database engine does, so they work whichever event loop
+    calls them (``async_to_sync`` starts a new one for each call).
     """
 
     def __init__(self, session_key: str | None = None) -> None:
         self._config = get_config()
+        # Django's encode()/decode() sign with it (SESSION_SERIALIZER, read live).
+        self.serializer = import_string(settings.SESSION_SERIALIZER)
         key = session_key if is_valid_key(session_key) else None
         self._inner = Session(self._config, key)
         self._loaded = key is None  # without a key there is nothing to load
         self._resend = False
+
+    def _run(self, steps: Steps[Any]) -> Any:
+        return run_sync(self._config.store, steps, self._config.event_hooks)
 
     # -- state --------------------------------------------------------------------
 
@@ -148,51 +187,42 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     # -- loading ------------------------------------------------------------------
 
-    def _load_steps(self) -> Generator[Step, Any, None]:
+    def _load_steps(self) -> Steps[None]:
         self._loaded = True
         key = self._inner.session_key
         if key is None:
             return
-        config = self._config
-        record = None
-        degraded = False
-        try:
-            record = yield from _load_one(key)
-        except CorruptRecord:
-            _core.security_logger.warning("a corrupted session record was ignored")
-        except StoreError:
-            if config.on_store_error == "fail":
-                raise
-            _core.logger.warning("session store failed on load; serving a blank session")
-            degraded = True
-        self._inner = _core.open_session(config, _core.Incoming(key, True, None), record)
-        if degraded:
-            self._inner._persist = False
+        incoming = _core.Incoming(key, True, None)
+        opened = yield from _lifecycle.open_plan(self._config, incoming)
+        if opened.unavailable is not None:
+            raise opened.unavailable.error
+        self._inner = opened.session
 
     def _get_session(self, no_load: bool = False) -> Session:
         if not self._loaded:
             if no_load:
                 self._loaded = True  # Django's no_load: start from empty data
             else:
-                _run_sync(self._config.store, self._load_steps(), self._config.event_hooks)
+                self._run(self._load_steps())
         self._inner.accessed = True
         return self._inner
 
     async def _aget_session(self, no_load: bool = False) -> Session:
-        if not self._loaded and not no_load:
-            await _run_async(self._config.store, self._load_steps(), self._config.event_hooks)
-        return self._get_session(no_load)
+        if self._loaded or no_load:
+            return self._get_session(no_load)
+        return await sync_to_async(self._get_session)(no_load)
 
     _session = property(_get_session)
 
     def load(self) -> dict[str, Any]:
-        """Read the record again and return its data (Django's ``load``)."""
+        """The stored record's data (``{}`` when there is none), read again."""
+        if self._inner.session_key is None:
+            return {}
         self._loaded = False
         return dict(self._get_session().items())
 
     async def aload(self) -> dict[str, Any]:
-        self._loaded = False
-        return dict((await self._aget_session()).items())
+        return await sync_to_async(self.load)()
 
     # -- the mapping (straight to the sessionary session) ---------------------------
 
@@ -202,8 +232,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     def __delitem__(self, key: str) -> None:
         del self._get_session()[key]
 
-    def pop(self, key: str, *default: Any) -> Any:
-        return self._get_session().pop(key, *default)
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        session = self._get_session()
+        return session.pop(key) if default is _MISSING else session.pop(key, default)
+
+    async def apop(self, key: str, default: Any = _MISSING) -> Any:
+        session = await self._aget_session()
+        return session.pop(key) if default is _MISSING else session.pop(key, default)
 
     def setdefault(self, key: str, value: Any) -> Any:
         return self._get_session().setdefault(key, value)
@@ -214,27 +249,54 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     def clear(self) -> None:
         self._get_session().clear()
 
-    # -- expiry ---------------------------------------------------------------------
+    # -- expiry: Django's arithmetic, in Django's time-zone convention ----------------
 
     def get_session_cookie_age(self) -> int:
-        return self._config.cookie_age
+        return get_config().cookie_age
+
+    def _expiry(self) -> int | dt.datetime | None:
+        setting = self._get_session().get_expiry_setting()
+        if isinstance(setting, dt.datetime) and not settings.USE_TZ:
+            # Django hands out naive local times when USE_TZ is False.
+            return cast("dt.datetime", timezone.make_naive(setting))
+        return setting
 
     def get_expiry_age(self, **kwargs: Any) -> int:
-        return self._get_session().get_expiry_age()
+        """Seconds from ``modification`` (default: now) to expiry, as Django counts them."""
+        modification = kwargs["modification"] if "modification" in kwargs else timezone.now()
+        expiry = kwargs["expiry"] if "expiry" in kwargs else self._expiry()
+        if not expiry:  # None and 0: the cookie age
+            return self.get_session_cookie_age()
+        if isinstance(expiry, str):
+            expiry = dt.datetime.fromisoformat(expiry)
+        if not isinstance(expiry, dt.datetime):
+            return int(expiry)
+        delta = expiry - modification
+        return int(delta.days * 86400 + delta.seconds)
 
     async def aget_expiry_age(self, **kwargs: Any) -> int:
-        return (await self._aget_session()).get_expiry_age()
+        return await sync_to_async(self.get_expiry_age)(**kwargs)
 
     def get_expiry_date(self, **kwargs: Any) -> dt.datetime:
-        return self._get_session().get_expiry_date()
+        """When the session expires, counted from ``modification`` (default: now)."""
+        modification = kwargs["modification"] if "modification" in kwargs else timezone.now()
+        expiry = kwargs["expiry"] if "expiry" in kwargs else self._expiry()
+        if isinstance(expiry, dt.datetime):
+            return expiry
+        if isinstance(expiry, str):
+            return dt.datetime.fromisoformat(expiry)
+        seconds = expiry or self.get_session_cookie_age()
+        return cast("dt.datetime", modification + dt.timedelta(seconds=seconds))
 
     async def aget_expiry_date(self, **kwargs: Any) -> dt.datetime:
-        return (await self._aget_session()).get_expiry_date()
+        return await sync_to_async(self.get_expiry_date)(**kwargs)
 
     def set_expiry(self, value: int | dt.datetime | dt.timedelta | None) -> None:
         if isinstance(value, dt.timedelta):
             # Django reads a timedelta as "from now", a fixed deadline.
-            value = from_timestamp(self._config.store.clock()) + value
+            value = timezone.now() + value
+        if isinstance(value, dt.datetime) and timezone.is_naive(value):
+            value = timezone.make_aware(value)  # a naive time is Django's local time
         self._get_session().set_expiry(value)
 
     async def aset_expiry(self, value: int | dt.datetime | dt.timedelta | None) -> None:
@@ -242,10 +304,14 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         self.set_expiry(value)
 
     def get_expire_at_browser_close(self) -> bool:
-        return self._get_session().get_expire_at_browser_close()
+        setting = self._get_session().get_expiry_setting()
+        if setting is None:
+            return get_config().expire_at_browser_close  # read live
+        return setting == 0
 
     async def aget_expire_at_browser_close(self) -> bool:
-        return (await self._aget_session()).get_expire_at_browser_close()
+        await self._aget_session()
+        return self.get_expire_at_browser_close()
 
     # -- keys and records --------------------------------------------------------------
 
@@ -253,26 +319,25 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         session = self._session
         session.flush()
         # Django's middleware saves nothing for an empty session: delete now.
-        _run_sync(self._config.store, session._commit_steps(save=False), self._config.event_hooks)
+        self._run(session.commit_plan(save=False))
 
     async def aflush(self) -> None:
-        session = await self._aget_session()
-        session.flush()
-        await _run_async(
-            self._config.store, session._commit_steps(save=False), self._config.event_hooks
-        )
+        await sync_to_async(self.flush)()
 
     def cycle_key(self) -> None:
+        """Move the data to a new key now, and delete the old record now (as Django)."""
         self._get_session().cycle_key()
+        self._run(self._save_steps(must_create=False))
+        self._resend = True
 
     async def acycle_key(self) -> None:
-        (await self._aget_session()).cycle_key()
+        await sync_to_async(self.cycle_key)()
 
     def exists(self, session_key: str) -> bool:
         return is_valid_key(session_key) and self._config.store.exists_sync(session_key)
 
     async def aexists(self, session_key: str) -> bool:
-        return is_valid_key(session_key) and await self._config.store.exists(session_key)
+        return await sync_to_async(self.exists)(session_key)
 
     def _new(self) -> None:
         self._inner = Session(self._config, None)
@@ -285,51 +350,83 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         self._resend = True
 
     async def acreate(self) -> None:
-        self._new()
-        await self.asave(must_create=True)
-        self._resend = True
+        await sync_to_async(self.create)()
 
-    def _save_steps(self, must_create: bool) -> Generator[Step, Any, None]:
+    def _save_steps(self, must_create: bool) -> Steps[None]:
         session = self._inner
-        if must_create and session._record is not None:
+        if must_create and session.record is not None:
             raise CreateError
         if session.session_key is None:
             session.cycle_key()  # an empty session gets a key, as Django's save() does
         # Django's save() always writes (and so extends the expiry).
-        session._modified = True
+        session.require_save()
         user = session.get(_DJANGO_USER)
         if user is not None and str(user) != session.user_id:
             # django.contrib.auth's login joins sessionary's per-user index
             # (``sessionary sessions list --user ID``, revoke).
-            session._bind_user(str(user))
-        yield from session._commit_steps()
-        if session._gone:
+            session.bind_user(str(user))
+        yield from session.commit_plan()
+        if session.gone:
             raise UpdateError
 
     def save(self, must_create: bool = False) -> None:
         self._get_session(no_load=must_create)
-        _run_sync(self._config.store, self._save_steps(must_create), self._config.event_hooks)
+        self._run(self._save_steps(must_create))
 
     async def asave(self, must_create: bool = False) -> None:
-        await self._aget_session(no_load=must_create)
-        await _run_async(
-            self._config.store, self._save_steps(must_create), self._config.event_hooks
-        )
+        await sync_to_async(self.save)(must_create)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self._inner.session_key
         if key is not None:
-            _run_sync(self._config.store, _delete(key), self._config.event_hooks)
+            self._run(_delete(key))
 
     async def adelete(self, session_key: str | None = None) -> None:
-        key = session_key or self._inner.session_key
-        if key is not None:
-            await _run_async(self._config.store, _delete(key), self._config.event_hooks)
+        await sync_to_async(self.delete)(session_key)
 
     @classmethod
     def clear_expired(cls) -> None:
+        """Remove expired records (``manage.py clearsessions``)."""
         get_config().store.clear_expired_sync()
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        await get_config().store.clear_expired()
+        await sync_to_async(cls.clear_expired)()
+
+
+class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
+    """Django's ``SessionMiddleware``, answering 503 (never 500) when the store is down.
+
+    Use it in ``MIDDLEWARE`` in place of
+    ``django.contrib.sessions.middleware.SessionMiddleware``: a store failure
+    while a view reads the session, or while the response saves it, becomes
+    the same 503 the ASGI and WSGI middlewares send (``on_store_error="fail"``;
+    with ``"degrade"`` the view gets a blank session instead).
+    """
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, StoreError):
+            # The class only: a driver's message may quote SQL parameters.
+            _lifecycle.logger.error(
+                "session store failed during the view (%s)", type(exception).__name__
+            )
+            return _unavailable_response()
+        return None
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        try:
+            return cast("HttpResponseBase", super().process_response(request, response))
+        except StoreError as exc:
+            _lifecycle.logger.error("session store failed on save (%s)", type(exc).__name__)
+            return _unavailable_response()
+
+
+def _unavailable_response() -> HttpResponse:
+    parts = _lifecycle.Unavailable
+    response = HttpResponse(parts.body, status=parts.status)
+    for name, value in parts.headers:
+        if name != "Content-Length":  # HttpResponse sets it from the body
+            response[name] = value
+    return response

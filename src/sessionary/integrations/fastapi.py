@@ -20,8 +20,8 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from .._session import Session
 from ..exceptions import ConfigurationError
-from ..session import Session
 
 __all__ = ["SessionDep", "get_session"]
 

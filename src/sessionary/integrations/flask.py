@@ -6,51 +6,130 @@
 
     init_app(app, SessionConfig(store="sqlite:///sessionary.db"))
 
-Flask's ``session.permanent`` maps onto sessionary's expiry: a non-permanent
-session has a browser-session cookie, a permanent one lives ``cookie_age``
-seconds (re-applied on every save). New sessions are non-permanent, as in
-Flask, unless the interface is built with ``permanent=True``.
-``session.new`` is true until the session has a stored record;
-``session.modified`` is sessionary's (in-place changes to nested values are
-noticed). The store is used through its sync path, and the cookie rules are
-the WSGI middleware's own (:func:`sessionary.wsgi.open_sync` and
-:func:`~sessionary.wsgi.commit_sync`). Flask's ``SESSION_COOKIE_*`` and
-``PERMANENT_SESSION_LIFETIME`` settings are not read: the
-:class:`~sessionary.SessionConfig` decides the cookie and its age.
+It speaks Flask's dialect over the one request lifecycle (``sessionary._lifecycle``):
+
+- Flask's settings apply wherever the :class:`~sessionary.SessionConfig`
+  leaves the field at its default, read per app and per request (so a test
+  that changes ``app.config`` is obeyed): ``SESSION_COOKIE_NAME``,
+  ``_DOMAIN``, ``_PATH`` (else ``APPLICATION_ROOT``), ``_SECURE``,
+  ``_HTTPONLY``, ``_SAMESITE``, ``_PARTITIONED``, and
+  ``PERMANENT_SESSION_LIFETIME`` as ``cookie_age``. They are read through
+  the interface's ``get_cookie_*`` methods, as Flask's own interface does.
+- ``session.permanent``: a non-permanent session (Flask's default for a new
+  one) has a browser-session cookie; a permanent one lives
+  ``PERMANENT_SESSION_LIFETIME``, re-applied on every save, and with
+  ``SESSION_REFRESH_EACH_REQUEST`` (Flask's default) every response extends
+  it and sends the cookie again.
+- Values round-trip as Flask's tagged JSON (``flask.json.tag``): ``bytes``,
+  ``tuple``, ``Markup``, ``UUID``, ``datetime``, and dicts whose keys look
+  like tags. Still no pickle.
+- ``accessed`` and ``modified`` are Flask's: any use of ``flask.session``
+  marks it accessed (``Vary: Cookie``), and ``modified`` stays true after the
+  response for a request that changed the session. Changes made in
+  ``after_request`` functions are saved (the commit runs after them).
+- Every transport (``cookie``, ``header``, ``url``) works as on the WSGI
+  middleware.
+
+Where Flask and sessionary differ on purpose (``SECRET_KEY`` plays no part:
+the cookie holds a random key, not signed data), see
+``docs/integrations/flask.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from flask import Flask, Request, Response
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import ServiceUnavailable
 
-from .. import _core
-from ..config import SessionConfig
+from .. import _lifecycle
+from .._config import SessionConfig
+from .._session import Session
+from .._wsgi import ENVIRON_KEY, incoming_from_environ
 from ..exceptions import ConfigurationError
 from ..messages.middleware import STORAGE_KEY
 from ..messages.storage import BaseStorage
-from ..session import Session
-from ..wsgi import ENVIRON_KEY, commit_sync, open_sync
 
 __all__ = ["FlaskSession", "SessionaryInterface", "init_app"]
 
-_UNAVAILABLE = b"Service Unavailable: the session store did not answer."
+# The opened lifecycle of the request, kept beside the session for save_session.
+OPENED_KEY = "sessionary.opened"
+
+# SessionConfig fields that Flask's settings supply when the config leaves them at their default.
+_FLASK_FIELDS = (
+    "cookie_name",
+    "cookie_domain",
+    "cookie_path",
+    "cookie_secure",
+    "cookie_httponly",
+    "cookie_samesite",
+    "cookie_partitioned",
+    "cookie_age",
+)
+_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(SessionConfig) if f.name in _FLASK_FIELDS
+}
+# Per-request configs are cached by the values of Flask's settings; they rarely change.
+_MAX_CONFIGS = 16
+
+_tagged = TaggedJSONSerializer()
+_MISSING: Any = object()
+
+
+def _encode_tagged(value: Any) -> str:
+    return _tagged.dumps(value)
+
+
+def _decode_tagged(text: str | bytes) -> Any:
+    return _tagged.loads(text if isinstance(text, str) else text.decode("utf-8"))
 
 
 class FlaskSession(Session):
-    """A :class:`~sessionary.Session` with Flask's ``permanent`` and ``new``."""
+    """A :class:`~sessionary.Session` with Flask's ``permanent``, ``new`` and tagged values."""
 
-    __slots__ = ("_incoming", "_unavailable", "new")
+    __slots__ = ("_changed", "new")
+
+    encode_value = staticmethod(_encode_tagged)
+    decode_value = staticmethod(_decode_tagged)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Takes :class:`~sessionary.Session`'s arguments."""
         super().__init__(*args, **kwargs)
-        self.new = self._record is None
-        self._unavailable = False
-        self._incoming = _core.Incoming(None, False, None)
+        self.new = self.record is None
+        self._changed = False
+
+    @property
+    def modified(self) -> bool:
+        """Whether this request changed the session (still true once it is saved)."""
+        return self._changed or cast("bool", Session.modified.fget(self))  # type: ignore[attr-defined]
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        Session.modified.fset(self, value)  # type: ignore[attr-defined]
+        if not value:
+            self._changed = False
+
+    def remember_change(self, changed: bool) -> None:
+        """Keep Flask's ``modified`` for the rest of the request, after the commit."""
+        self._changed = changed
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        value = super().pop(name) if default is _MISSING else super().pop(name, default)
+        # Flask's session marks itself modified on every pop that returns,
+        # even of a missing key with a default (werkzeug's CallbackDict).
+        self._changed = True
+        return value
+
+    def has_data(self) -> bool:
+        """Whether any value is stored, without marking the session accessed."""
+        accessed = self.accessed
+        try:
+            return len(self) > 0
+        finally:
+            self.accessed = accessed
 
     @property
     def permanent(self) -> bool:
@@ -62,11 +141,11 @@ class FlaskSession(Session):
         value = bool(value)
         if value == self.permanent:
             return  # setting it on every request must not force a save
-        by_policy = not self._config.expire_at_browser_close
+        by_policy = not self.config.expire_at_browser_close
         if value == by_policy:
             self.set_expiry(None)
         else:
-            self.set_expiry(self._config.cookie_age if value else 0)
+            self.set_expiry(self.config.cookie_age if value else 0)
 
 
 class SessionaryInterface(SessionInterface):
@@ -84,47 +163,98 @@ class SessionaryInterface(SessionInterface):
                 "contradicts permanent=True: new sessions cannot be both",
             )
         self.config = config.replace(expire_at_browser_close=not permanent)
+        # The fields Flask's settings may fill: those the config left at their default.
+        self._from_flask = tuple(f for f in _FLASK_FIELDS if getattr(config, f) == _DEFAULTS[f])
+        self._configs: dict[tuple[Any, ...], SessionConfig] = {}
+
+    def config_for(self, app: Flask) -> SessionConfig:
+        """The config for a request of ``app``: this interface's, with Flask's settings."""
+        flask_values = (
+            self.get_cookie_name(app),
+            self.get_cookie_domain(app) or None,
+            self.get_cookie_path(app) or "/",
+            bool(self.get_cookie_secure(app)),
+            bool(self.get_cookie_httponly(app)),
+            self.get_cookie_samesite(app),
+            bool(self.get_cookie_partitioned(app)),
+            int(app.permanent_session_lifetime.total_seconds()),
+        )
+        config = self._configs.get(flask_values)
+        if config is None:
+            changes = dict(zip(_FLASK_FIELDS, flask_values, strict=True))
+            # An invalid Flask setting (SameSite="invalid") raises ConfigurationError,
+            # a ValueError, on the request, as Flask's own interface does.
+            config = self.config.replace(**{f: changes[f] for f in self._from_flask})
+            if len(self._configs) >= _MAX_CONFIGS:
+                self._configs.clear()
+            self._configs[flask_values] = config
+        return config
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:  # type: ignore[override]
-        config = self.config
-        incoming = _core.read_request(
-            config,
-            request.headers.getlist("Cookie"),
-            request.headers.get("User-Agent"),
-            request.remote_addr,
-        )
-        session = cast("FlaskSession | None", open_sync(config, incoming, FlaskSession))
-        if session is None:
-            # The store failed and on_store_error is "fail": init_app's hook
-            # answers 503 before the view runs; nothing is saved or deleted.
-            session = FlaskSession(config)
-            session._persist = False
-            session._unavailable = True
-        session._incoming = incoming
-        request.environ[ENVIRON_KEY] = session
-        return session
+        config = self.config_for(app)
+        incoming = incoming_from_environ(config, request.environ)
+        opened = _lifecycle.open_sync(config, incoming, FlaskSession)
+        # On a store failure (on_store_error="fail") init_app's hook answers
+        # 503 before the view runs; the blank session is never saved.
+        request.environ[OPENED_KEY] = opened
+        request.environ[ENVIRON_KEY] = opened.session
+        return cast("FlaskSession", opened.session)
 
     def save_session(  # type: ignore[override]
         self, app: Flask, session: FlaskSession, response: Response
     ) -> None:
-        if session._unavailable:
+        from flask import request
+
+        opened = request.environ.get(OPENED_KEY)
+        if not isinstance(opened, _lifecycle.Opened) or opened.unavailable is not None:
             return
         storage = _request_storage()
         if storage is not None:
             # Messages that overflow their cookie must reach the session before it is saved.
             storage.update()
-        headers = commit_sync(self.config, session, session._incoming, response.status_code)
-        if headers is None:
-            response.status_code = 503
-            response.set_data(_UNAVAILABLE)
-            response.content_type = "text/plain; charset=utf-8"
-            response.headers["Retry-After"] = "5"
+        config = session.config
+        changed = session.modified
+        emptied = changed and not session.has_data()
+        if emptied:
+            # Flask deletes a session its request left empty (and its cookie),
+            # where Django would keep the key: the Flask dialect wins here.
+            session.flush()
+        elif (
+            not changed
+            and session.record is not None
+            and session.permanent
+            and app.config["SESSION_REFRESH_EACH_REQUEST"]
+        ):
+            session.require_save()  # Flask's refresh: extend the expiry, re-send the cookie
+        outcome = _lifecycle.commit_sync(config, opened, response.status_code)
+        session.remember_change(changed)
+        if outcome.unavailable is not None:
+            response.status_code = outcome.unavailable.status
+            response.set_data(outcome.unavailable.body)
+            for name, value in outcome.unavailable.headers:
+                if name != "Content-Length":  # set_data keeps it right
+                    response.headers[name] = value
             return
-        for name, value in headers:
+        for name, value in outcome.headers:
             if name == "vary":
                 response.vary.add(value)
             else:
                 response.headers.add(name, value)
+                if name == "set-cookie":
+                    # Flask varies on Cookie whenever it sets the cookie (a refresh too).
+                    response.vary.add("Cookie")
+        if emptied and config.transport == "cookie" and "Set-Cookie" not in response.headers:
+            # As Flask: the deletion goes out even when no cookie came in.
+            response.delete_cookie(
+                config.cookie_name,
+                path=config.cookie_path,
+                domain=config.cookie_domain,
+                secure=config.cookie_secure,
+                httponly=config.cookie_httponly,
+                samesite=config.cookie_samesite,
+                partitioned=config.cookie_partitioned,
+            )
+            response.vary.add("Cookie")
 
     def is_null_session(self, obj: object) -> bool:
         return not isinstance(obj, FlaskSession) or super().is_null_session(obj)
@@ -141,9 +271,9 @@ def _refuse_if_unavailable() -> None:
     from flask import request
 
     # Read through environ: touching flask.session would mark it accessed.
-    session = request.environ.get(ENVIRON_KEY)
-    if isinstance(session, FlaskSession) and session._unavailable:
-        raise ServiceUnavailable(_UNAVAILABLE.decode(), retry_after=5)
+    opened = request.environ.get(OPENED_KEY)
+    if isinstance(opened, _lifecycle.Opened) and opened.unavailable is not None:
+        raise ServiceUnavailable(opened.unavailable.body.decode(), retry_after=5)
 
 
 def init_app(
@@ -153,8 +283,15 @@ def init_app(
 
     Without ``config``, it comes from ``SESSIONARY_*`` environment variables.
     A store outage answers 503 before the view runs (``on_store_error="fail"``).
+
+    Flask's own default is no ``SameSite`` attribute; an app that left
+    ``SESSION_COOKIE_SAMESITE`` at that default gets sessionary's ``Lax``
+    written into ``app.config`` here, so the secure default holds while a
+    value the app sets later (``None`` included) is still obeyed.
     """
     interface = SessionaryInterface(config or SessionConfig.from_env(), permanent=permanent)
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = interface.config.cookie_samesite
     app.session_interface = interface
     app.before_request(_refuse_if_unavailable)
     return interface

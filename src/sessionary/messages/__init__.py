@@ -75,9 +75,9 @@ def _session_of(target: Any, holder: MutableMapping[str, Any] | None) -> Any:
             return session
         if hasattr(target, "blueprints"):
             # A Flask request: its session is the context-bound flask.session.
-            from flask import session as flask_session
+            from flask import session as proxy
 
-            return flask_session._get_current_object()  # type: ignore[attr-defined]
+            return proxy._get_current_object()  # type: ignore[attr-defined]
     if isinstance(target, MutableMapping) or hasattr(target, "cycle_key"):
         return target
     raise TypeError(

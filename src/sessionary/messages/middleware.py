@@ -107,6 +107,7 @@ class MessagesMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         storage: StorageKind = "fallback",
         secret_key: str | None = None,

@@ -286,7 +286,7 @@ class FallbackStorage(BaseStorage):
     ) -> None:
         super().__init__(level)
         self.cookie = cookie
-        self.session = session
+        self.session_storage = session
         self._session_read = False
 
     def _load(self) -> tuple[list[Message], bool]:
@@ -294,14 +294,14 @@ class FallbackStorage(BaseStorage):
         if not complete:
             # Only a cookie that says "more in the session" costs a session read.
             self._session_read = True
-            more, complete = self.session._load()
+            more, complete = self.session_storage._load()
             messages.extend(more)
         return messages, complete
 
     def _store(self, messages: list[Message], *, remove_oldest: bool = True) -> list[Message]:
         unstored = self.cookie._store(messages, remove_oldest=False)
         if unstored or self._session_read:
-            self.session._store(unstored)
+            self.session_storage._store(unstored)
         return []
 
     def set_cookie_header(self) -> str | None:

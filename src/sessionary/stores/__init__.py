@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError
 from .base import ALL, ALL_BUT_CURRENT, Change, SessionInfo, SessionRecord, Store
@@ -78,8 +79,44 @@ def from_url(url: str, **options: Any) -> Store:
     if target is None:
         known = ", ".join(sorted(_SCHEMES))
         raise ConfigurationError("store", f"unknown store scheme {scheme!r} (known: {known})")
-    store: Store = _store_class(target).from_url(url, **options)
+    _check_ports(url)
+    if target == _SCHEMES["sqlite"]:  # every SQL scheme names DatabaseStore
+        _require_sql_drivers(url)
+    try:
+        store: Store = _store_class(target).from_url(url, **options)
+    except ValueError as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        # A driver's own URL parser (SQLAlchemy's, redis-py's) refusing a part.
+        raise ConfigurationError("store", f"invalid store URL: {exc}") from exc
     return store
+
+
+def _check_ports(url: str) -> None:
+    # Drivers parse the URL only when they first connect, and then fail with a
+    # bare ValueError: check the ports of every host now, at start-up.
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    for host in netloc.split(","):
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        port = port.partition(":")[2]
+        if port and not port.isdigit():
+            raise ConfigurationError("store", f"the port {port!r} of {host!r} is not a number")
+
+
+def _require_sql_drivers(url: str) -> None:
+    """Import the drivers a database URL needs now, not at the first request."""
+    from sqlalchemy.exc import NoSuchModuleError
+
+    from ._sql import engine_urls, missing_driver
+
+    for engine_url in engine_urls(url):
+        try:
+            engine_url.get_dialect().import_dbapi()
+        except NoSuchModuleError:
+            driver = engine_url.drivername
+            raise ConfigurationError("store", f"SQLAlchemy knows no driver {driver!r}") from None
+        except ImportError as exc:
+            raise missing_driver(engine_url, exc) from None
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from .._clock import Clock
-from .base import Change, Progress, SessionInfo, SessionRecord, Store, hash_key
+from .base import (
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    check_session_id,
+    check_target,
+    hash_key,
+)
 
 
 def _keep(current: str | None) -> str | None:
@@ -49,7 +58,7 @@ class ComposedStore(Store):
         await self._async.delete(hash_key(key))
 
     async def forget(self, session_id: str) -> None:
-        await self._async.delete(session_id)
+        await self._async.delete(check_session_id(session_id))
 
     async def exists(self, key: str) -> bool:
         return bool(await self._async.exists(hash_key(key)))
@@ -64,7 +73,7 @@ class ComposedStore(Store):
         return infos
 
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return int(await self._async.revoke(user_id, target, _keep(current)))
+        return int(await self._async.revoke(user_id, check_target(target), _keep(current)))
 
     async def aclose(self) -> None:
         await self._async.aclose()
@@ -87,7 +96,7 @@ class ComposedStore(Store):
         self._sync.delete(hash_key(key))
 
     def forget_sync(self, session_id: str) -> None:
-        self._sync.delete(session_id)
+        self._sync.delete(check_session_id(session_id))
 
     def exists_sync(self, key: str) -> bool:
         return bool(self._sync.exists(hash_key(key)))
@@ -102,7 +111,7 @@ class ComposedStore(Store):
         return infos
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return int(self._sync.revoke(user_id, target, _keep(current)))
+        return int(self._sync.revoke(user_id, check_target(target), _keep(current)))
 
     def close(self) -> None:
         self._sync.close()

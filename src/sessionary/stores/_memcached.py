@@ -12,6 +12,16 @@ A record's version is memcached's CAS token, captured when it is read
 (``gets``): an ``apply`` with that base costs one ``cas`` round trip; when
 the token is stale (another request wrote first) it re-reads and re-applies,
 a bounded number of times. A record that is gone is never recreated.
+
+The per-user index is the authority on a user's sessions, because memcached
+may evict it like any item: a session bound to a user is live only while
+its user's index lists it. So an evicted index cannot make "sign out
+everywhere" miss a session (the sessions it listed are over already: that
+user signs in again), ``revoke`` ends exactly what the index lists, and a
+listing never omits a live session. Binding adds to the index before the
+record is written, so a session is never live unlisted. Each load of a
+user's session reads the index, which keeps it as recently used as the
+user's most recent session in memcached's LRU.
 """
 
 from __future__ import annotations
@@ -25,7 +35,13 @@ from typing import Any
 
 from pymemcache.client.rendezvous import RendezvousHash
 
-from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreError
+from ..exceptions import (
+    ConfigurationError,
+    CorruptRecord,
+    SessionKeyExists,
+    SessionTooLarge,
+    StoreError,
+)
 from .base import ALL, ALL_BUT_CURRENT, Change, SessionInfo, SessionRecord, apply_change
 
 Command = tuple[Any, ...]
@@ -35,6 +51,9 @@ DEFAULT_PREFIX = "sessionary:"
 MAX_ATTEMPTS = 50
 # Memcached reads an expiry above 30 days as a unix time, not a duration.
 _RELATIVE_LIMIT = 30 * 24 * 3600
+ITEM_LIMIT = 1024 * 1024
+"""Memcached's default largest item (``-I 1m``): key, header and value together."""
+_ITEM_OVERHEAD = 1024  # the item header, a key of at most 250 bytes, the CAS token
 
 
 def parse_servers(url: str) -> list[tuple[str, int]]:
@@ -73,7 +92,7 @@ def expire_arg(expires: float, now: float) -> int:
 
 
 def encode(record: SessionRecord) -> bytes:
-    return json.dumps(
+    body = json.dumps(
         [
             record.data,
             record.meta,
@@ -83,8 +102,12 @@ def encode(record: SessionRecord) -> bytes:
             record.user_id,
         ],
         separators=(",", ":"),
-        ensure_ascii=False,
+        ensure_ascii=True,  # any str encodes: a name holding a lone surrogate too
     ).encode("utf-8")
+    if len(body) > ITEM_LIMIT - _ITEM_OVERHEAD:
+        # A data error, not an outage: memcached would refuse the item (SERVER_ERROR).
+        raise SessionTooLarge(len(body), ITEM_LIMIT - _ITEM_OVERHEAD)
+    return body
 
 
 def decode(key_hash: str, raw: bytes, token: Any = -1) -> SessionRecord:
@@ -127,25 +150,40 @@ class Logic:
         return f"{self.prefix}user:{digest}".encode("ascii")
 
     def load(self, key_hash: str) -> Steps:
+        record = yield from self._load_record(key_hash)
+        if record is None or record.user_id is None:
+            return record
+        if key_hash not in (yield from self._members(record.user_id)):
+            return None  # revoked, or its user's index was evicted: over either way
+        return record
+
+    def _load_record(self, key_hash: str) -> Steps:
         raw, token = yield ("gets", self.record_key(key_hash))
         if raw is None:
             return None
         record = decode(key_hash, raw, token)
         return record if record.is_live(self.clock()) else None
 
+    def _members(self, user_id: str) -> Steps:
+        raw, _ = yield ("gets", self.user_key(user_id))
+        members = json.loads(raw) if raw is not None else []
+        return set(members) if isinstance(members, list) else set()
+
     def save(self, record: SessionRecord, must_create: bool) -> Steps:
         key = self.record_key(record.key_hash)
+        if record.user_id is not None:  # listed first: never live unlisted
+            yield from self._index(record.user_id, add=record.key_hash)
         expire = expire_arg(record.expires, self.clock())
         if must_create:
             if not (yield ("add", key, encode(record), expire)):
                 raise SessionKeyExists("session key already exists")
         else:
             yield ("set", key, encode(record), expire)
-        if record.user_id is not None:
-            yield from self._index(record.user_id, add=record.key_hash)
 
     def apply(self, key_hash: str, change: Change, base: SessionRecord | None) -> Steps:
         key = self.record_key(key_hash)
+        if change.set_user and change.user_id is not None:
+            yield from self._index(change.user_id, add=key_hash)
         for attempt in range(MAX_ATTEMPTS):
             if base is None or base.version < 0:
                 raw, token = yield ("gets", key)
@@ -166,8 +204,6 @@ class Logic:
                 return None  # deleted meanwhile: stay deleted
             if stored:
                 updated.version = -1  # memcached does not tell the new token
-                if change.set_user and change.user_id is not None:
-                    yield from self._index(change.user_id, add=key_hash)
                 return updated
             base = None
             yield from _backoff(attempt)
@@ -200,10 +236,9 @@ class Logic:
         raise StoreError(f"per-user index update kept conflicting after {MAX_ATTEMPTS} attempts")
 
     def sessions_for(self, user_id: str) -> Steps:
-        raw, _ = yield ("gets", self.user_key(user_id))
         infos, dead = [], set()
-        for key_hash in json.loads(raw) if raw is not None else []:
-            record = yield from self.load(key_hash)
+        for key_hash in sorted((yield from self._members(user_id))):
+            record = yield from self._load_record(key_hash)
             if record is None or record.user_id != user_id:
                 dead.add(key_hash)
             else:

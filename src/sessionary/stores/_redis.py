@@ -27,11 +27,16 @@ from .base import Change, SessionRecord
 
 DEFAULT_PREFIX = "sessionary:"
 
+# Lua's unpack() refuses more than ~8000 values (a session of about 4,000 keys),
+# so the scripts pass field lists to HSET/HDEL in chunks of 1000 (500 pairs).
+
 # KEYS[1] the record; ARGV[1] "1" = must create, ARGV[2] TTL in ms, then field/value pairs.
 SAVE = """
 if ARGV[1] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("DEL", KEYS[1])
-redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+for j = 3, #ARGV, 1000 do
+  redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
+end
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 return 1
 """
@@ -50,9 +55,13 @@ if ARGV[2] == "1" then
 end
 local i = 4
 local n = tonumber(ARGV[i]); i = i + 1
-if n > 0 then redis.call("HDEL", KEYS[1], unpack(ARGV, i, i + n - 1)) end
+for j = i, i + n - 1, 1000 do
+  redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
+end
 i = i + n
-if i <= #ARGV then redis.call("HSET", KEYS[1], unpack(ARGV, i)) end
+for j = i, #ARGV, 1000 do
+  redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
+end
 redis.call("PEXPIRE", KEYS[1], ARGV[1])
 local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
 if before == tonumber(ARGV[3]) then return {version} end
@@ -76,6 +85,12 @@ def _meta_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _field(kind: str, name: str) -> bytes:
+    # surrogatepass: a name holding a lone surrogate (no UTF-8 exists for it)
+    # still makes a field, read back by record_from_hash; other names are plain UTF-8.
+    return (kind + name).encode("utf-8", "surrogatepass")
+
+
 def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]:
     args: list[Any] = ["1" if must_create else "0", ttl_ms(record.expires, now)]
     args += ["_c", repr(record.created), "_s", repr(record.last_seen)]
@@ -83,14 +98,14 @@ def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]
     if record.user_id is not None:
         args += ["_u", record.user_id]
     for name, raw in record.data.items():
-        args += [f"d:{name}", raw]
+        args += [_field("d:", name), raw]
     for name, value in record.meta.items():
         args += [f"m:{name}", _meta_value(value)]
     return args
 
 
 def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
-    deletes = [f"d:{name}" for name in change.delete]
+    deletes: list[Any] = [_field("d:", name) for name in change.delete]
     deletes += [f"m:{name}" for name, value in change.meta.items() if value is None]
     if change.set_user and change.user_id is None:
         deletes.append("_u")
@@ -98,7 +113,7 @@ def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
     if change.set_user and change.user_id is not None:
         sets += ["_u", change.user_id]
     for name, raw in change.set.items():
-        sets += [f"d:{name}", raw]
+        sets += [_field("d:", name), raw]
     for name, value in change.meta.items():
         if value is not None:
             sets += [f"m:{name}", _meta_value(value)]
@@ -118,7 +133,11 @@ def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
     own: dict[str, str] = {}
     try:
         for raw_name, raw_value in fields.items():
-            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
+            name = (
+                raw_name.decode("utf-8", "surrogatepass")
+                if isinstance(raw_name, bytes)
+                else raw_name
+            )
             value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
             kind, name = name[:2], name[2:]
             if kind == "d:":
@@ -155,6 +174,13 @@ def parse_url(url: str) -> dict[str, Any]:
     timeout = parse_seconds("timeout", query.pop("timeout", [None])[-1])
     scheme = parts.scheme.lower()
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
+    path = [p for p in parts.path.split("/") if p]
+    # redis-py ignores a database that is not a number and uses 0: refuse it instead.
+    db_part = path[1:] if scheme == "redis+sentinel" else path
+    if len(db_part) > 1 or (db_part and not db_part[0].isdigit()):
+        raise ConfigurationError(
+            "store", f"{'/'.join(db_part)!r} is not a Redis database number (like redis://host/0)"
+        )
     if scheme in ("redis", "rediss"):
         base = url.split("?", 1)[0]
         return {
@@ -182,7 +208,6 @@ def parse_url(url: str) -> dict[str, Any]:
             "timeout": timeout,
         }
     if scheme == "redis+sentinel":
-        path = [p for p in parts.path.split("/") if p]
         if not path:
             raise ConfigurationError("store", f"{url!r} names no sentinel service (…/mymaster)")
         db = int(path[1]) if len(path) > 1 else 0

@@ -7,6 +7,7 @@ here, so a query exists exactly once.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,8 @@ from ..exceptions import ConfigurationError, CorruptRecord, MissingDependency
 from .base import SessionRecord
 
 DEFAULT_TABLE = "sessionary_session"
+USER_ID_LENGTH = 255
+"""The ``user_id`` column's size in characters; longer ids are refused at login."""
 
 # Default drivers per dialect, (sync, async). psycopg 3 covers both for PostgreSQL.
 _DRIVERS = {
@@ -106,7 +109,7 @@ def make_table(name: str = DEFAULT_TABLE, metadata: sa.MetaData | None = None) -
         sa.Column("created", sa.Double, nullable=False),
         sa.Column("last_seen", sa.Double, nullable=False),
         sa.Column("expires", sa.Double, nullable=False, index=True),
-        sa.Column("user_id", sa.String(255), nullable=True, index=True),
+        sa.Column("user_id", sa.String(USER_ID_LENGTH), nullable=True, index=True),
         sa.Column("version", sa.Integer, nullable=False),
         mysql_charset="utf8mb4",
     )
@@ -177,6 +180,13 @@ class Statements:
             c.user_id == sa.bindparam("u"), c.key_hash != sa.bindparam("h")
         )
 
+    def create_schema(self, conn: sa.Connection) -> bool:
+        """Create the table and its indexes unless it exists; return whether it was created."""
+        if sa.inspect(conn).has_table(self.table.name, schema=self.table.schema):
+            return False
+        self.table.metadata.create_all(conn)
+        return True
+
 
 def encode_payload(record: SessionRecord) -> str:
     return json.dumps({"d": record.data, "m": record.meta}, separators=(",", ":"))
@@ -244,11 +254,8 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
             raise SessionKeyExists("session key already exists") from exc
         if isinstance(exc, sa.exc.NoSuchModuleError | ModuleNotFoundError):
             raise missing_driver(self.url, exc) from exc
-        if isinstance(exc, sa.exc.DBAPIError) and _is_missing_table(exc):
-            raise StoreError(
-                "the session table does not exist: run 'sessionary migrate --store URL'"
-                f" ({exc.orig})"
-            ) from exc
+        if isinstance(exc, sa.exc.DBAPIError) and (fault := _operator_fault(exc.orig, self.url)):
+            raise StoreError(fault) from exc
         if isinstance(exc, _UNAVAILABLE_ERRORS) or (
             isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
         ):
@@ -276,9 +283,42 @@ def _is_duplicate_key(exc: sa.exc.IntegrityError) -> bool:
     return "unique" in str(orig).lower()  # SQLite: "UNIQUE constraint failed"
 
 
-def _is_missing_table(exc: sa.exc.DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return "no such table" in text or "does not exist" in text or "doesn't exist" in text
+# Faults the operator fixes in the URL or the schema, told apart by the driver's
+# codes (MySQL's error number from PyMySQL/aiomysql, else the SQLSTATE from
+# psycopg/asyncpg), never by a phrase such as "does not exist" that several share.
+_MISSING_TABLE = {"42P01", 1146}
+_MISSING_DATABASE = {"3D000", 1049}
+_LOGIN_REFUSED = {"28000", "28P01", 1044, 1045, 1698}
+# libpq reports a failed connection as text alone (no SQLSTATE), so for those
+# the server's line is read: it names the missing database or role.
+_PG_MISSING = re.compile(r'(?:^|FATAL:\s+)(database|role) "([^"]*)" does not exist')
+
+
+def _driver_code(orig: BaseException) -> str | int | None:
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _operator_fault(orig: BaseException | None, url: URL) -> str | None:
+    """What the operator must fix (missing table, database or role, a refused login)."""
+    if orig is None:
+        return None
+    where = f"{url.host or 'localhost'}{f':{url.port}' if url.port else ''}"
+    code = _driver_code(orig)
+    # SQLite gives every SQL error one generic code; its message is all there is.
+    if code in _MISSING_TABLE or str(orig).startswith("no such table"):
+        return "the session table does not exist: run 'sessionary migrate --store URL'"
+    if code in (None, "3D000", "28000") and (match := _PG_MISSING.search(str(orig))):
+        kind, name = match.groups()
+        return f"{kind} {name!r} does not exist on {where}: create it or fix the URL"
+    if code in _MISSING_DATABASE:
+        return f"database {url.database!r} does not exist on {where}: create it or fix the URL"
+    if code in _LOGIN_REFUSED:
+        return f"{where} refused the login of user {url.username!r}: check the URL's credentials"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

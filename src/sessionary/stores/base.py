@@ -7,15 +7,16 @@ Stores receive the visitor's raw key and keep only :func:`hash_key` of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
-from .._keys import hash_key
+from .._keys import hash_key, new_key
 
 if TYPE_CHECKING:
-    from ..config import SessionConfig
+    from .._config import SessionConfig
 
 __all__ = [
     "ALL",
@@ -26,6 +27,8 @@ __all__ = [
     "SessionRecord",
     "Store",
     "apply_change",
+    "check_session_id",
+    "check_target",
     "hash_key",
 ]
 
@@ -35,6 +38,26 @@ ALL_BUT_CURRENT: Final = "all-but-current"
 
 Progress = Callable[[int], None]
 """Called by ``clear_expired`` with the running count of removed records."""
+
+_SESSION_ID = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def check_session_id(session_id: str) -> str:
+    """Return ``session_id`` if it is a session id (a key's SHA-256, 64 hex digits).
+
+    Stores name files and cache keys after it: anything else (``"../x"``, a
+    glob, a key prefix) is refused here, once for every store, with ``ValueError``.
+    """
+    if not isinstance(session_id, str) or _SESSION_ID.match(session_id) is None:
+        raise ValueError(f"not a session id (64 lowercase hex digits): {session_id!r:.80}")
+    return session_id
+
+
+def check_target(target: str) -> str:
+    """Return a ``revoke`` target: ``ALL``, ``ALL_BUT_CURRENT`` or a checked session id."""
+    if target in (ALL, ALL_BUT_CURRENT):
+        return target
+    return check_session_id(target)
 
 
 @dataclass(slots=True)
@@ -155,6 +178,13 @@ class Store:
     """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
     client_side: ClassVar[bool] = False
     """Whether the record travels in the cookie itself (no server-side state)."""
+    max_data_bytes: ClassVar[int | None] = None
+    """The most encoded session data (bytes, as the session counts them) the store can hold.
+
+    ``None``: no limit below ``max_session_bytes``. A store with one (an item
+    size, a cookie) sets it, and the session refuses a value at assignment
+    rather than fail at save.
+    """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or system_clock
@@ -162,8 +192,34 @@ class Store:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    def bind(self, config: SessionConfig) -> None:
-        """Take what the store needs from ``config`` (client-side stores: the secrets)."""
+    @property
+    def max_user_id_length(self) -> int | None:
+        """The longest user id (characters) the store can bind, or ``None``."""
+        return None
+
+    # -- what the client carries (the seam for client-side stores) --------------
+    # A server-side store needs none of these overridden: the client carries
+    # the session key. A client-side store (the cookie store) carries the
+    # sealed record instead and overrides all four.
+
+    def for_config(self, config: SessionConfig) -> Store:
+        """The store ``config`` uses: this one, or a copy holding what it needs from ``config``.
+
+        Never mutates ``self`` (one store may back several configs).
+        """
+        return self
+
+    def carry(self, key: str, record: SessionRecord) -> str:
+        """What the client carries after ``record`` was committed under ``key``."""
+        return key
+
+    def key_from(self, carried: str, record: SessionRecord) -> str:
+        """The session key, given what the client carried and the record it loaded."""
+        return carried
+
+    def needs_reissue(self, record: SessionRecord) -> bool:
+        """Whether the client's copy must be re-issued even if nothing changed."""
+        return False
 
     # -- async ---------------------------------------------------------------
 
@@ -214,8 +270,17 @@ class Store:
         """
         raise NotImplementedError
 
-    async def migrate(self) -> None:
-        """Create the store's schema if it has one; safe to run again."""
+    async def migrate(self) -> bool:
+        """Create the store's schema if it has one; safe to run again.
+
+        Returns whether anything was created (``False``: it was up to date).
+        A store without a schema answers one lookup instead, so an unreachable
+        server raises :class:`~sessionary.exceptions.StoreUnavailable` here,
+        never "up to date".
+        """
+        if not self.client_side:
+            await self.exists(new_key())
+        return False
 
     async def aclose(self) -> None:
         """Release connections; the store reconnects if used again."""
@@ -253,8 +318,11 @@ class Store:
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
         raise NotImplementedError
 
-    def migrate_sync(self) -> None:
-        """Create the store's schema if it has one; safe to run again."""
+    def migrate_sync(self) -> bool:
+        """Create the store's schema if it has one; safe to run again (see :meth:`migrate`)."""
+        if not self.client_side:
+            self.exists_sync(new_key())
+        return False
 
     def close(self) -> None:
         """Release connections; the store reconnects if used again."""

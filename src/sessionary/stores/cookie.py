@@ -23,6 +23,8 @@ import hmac
 import json
 import os
 import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,7 +33,7 @@ from ..exceptions import ConfigurationError, MissingDependency, SessionTooLarge
 from .base import Change, Progress, SessionInfo, SessionRecord, Store, apply_change, hash_key
 
 if TYPE_CHECKING:
-    from ..config import SessionConfig
+    from .._config import SessionConfig
 
 try:
     from cryptography.exceptions import InvalidTag
@@ -76,14 +78,33 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@dataclass(slots=True)
+class SealedRecord(SessionRecord):
+    """A record opened from a cookie: the session key travels inside it."""
+
+    sid: str = ""
+    stale: bool = False
+    """Opened with a key from ``secret_key_fallbacks``: re-issue under the current key."""
+
+
 class CookieStore(Store):
-    """Keeps each session inside its own cookie (``mode``: "encrypted" or "signed")."""
+    """Keeps each session inside its own cookie (``mode``: "encrypted" or "signed").
+
+    The secrets come from the :class:`~sessionary.SessionConfig` that uses the
+    store (``for_config`` returns a copy holding them), or are given here.
+    """
 
     requires_secret: ClassVar[bool] = True
     client_side: ClassVar[bool] = True
 
     def __init__(
-        self, mode: Literal["encrypted", "signed"] = "encrypted", *, clock: Clock | None = None
+        self,
+        mode: Literal["encrypted", "signed"] = "encrypted",
+        *,
+        secret_key: str | None = None,
+        secret_key_fallbacks: Sequence[str] = (),
+        cookie_name: str = "sessionid",
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
         if mode not in ("encrypted", "signed"):
@@ -91,8 +112,10 @@ class CookieStore(Store):
                 "store", f"cookie mode {mode!r} is not 'encrypted' or 'signed'"
             )
         self.mode = mode
-        self.cookie_name = "sessionid"
-        self._keys: list[bytes] = []
+        self.cookie_name = cookie_name
+        self._secrets = tuple(s for s in (secret_key, *secret_key_fallbacks) if s)
+        purpose = b"encryption" if mode == "encrypted" else b"signing"
+        self._keys = [_derive(s, purpose) for s in self._secrets]
 
     @classmethod
     def from_url(cls, url: str) -> CookieStore:
@@ -103,24 +126,41 @@ class CookieStore(Store):
     def __repr__(self) -> str:
         return f"CookieStore(mode={self.mode!r})"
 
-    def bind(self, config: SessionConfig) -> None:
-        """Take the secrets and cookie name from ``config`` (called by SessionConfig)."""
-        purpose = b"encryption" if self.mode == "encrypted" else b"signing"
-        secrets = [config.secret_key or "", *config.secret_key_fallbacks]
-        self._keys = [_derive(s, purpose) for s in secrets if s]
-        self.cookie_name = config.cookie_name
+    def for_config(self, config: SessionConfig) -> CookieStore:
+        """A copy sealing with ``config``'s secrets, sized for its cookie name, on its clock."""
+        secrets = tuple(s for s in (config.secret_key, *config.secret_key_fallbacks) if s)
+        clock = config.clock or self.clock  # a sealed expiry is checked by the config's clock
+        if (secrets, config.cookie_name, clock) == (self._secrets, self.cookie_name, self.clock):
+            return self
+        return CookieStore(
+            self.mode,
+            secret_key=config.secret_key,
+            secret_key_fallbacks=config.secret_key_fallbacks,
+            cookie_name=config.cookie_name,
+            clock=clock,
+        )
+
+    def carry(self, key: str, record: SessionRecord) -> str:
+        """The sealed cookie value (raises :class:`CookieTooLarge`)."""
+        return self.encode(key, record)
+
+    def key_from(self, carried: str, record: SessionRecord) -> str:
+        return record.sid if isinstance(record, SealedRecord) else carried
+
+    def needs_reissue(self, record: SessionRecord) -> bool:
+        return isinstance(record, SealedRecord) and record.stale
 
     # -- the codec -----------------------------------------------------------
 
     def encode(self, key: str, record: SessionRecord) -> str:
         """The cookie value for ``record``; raises :class:`CookieTooLarge`."""
         if not self._keys:
-            raise ConfigurationError("secret_key", "CookieStore is not bound to a config")
+            raise ConfigurationError("secret_key", "CookieStore needs a secret_key")
         body = json.dumps(
             [
                 key,
                 record.data,
-                {k: v for k, v in record.meta.items() if k != "sid"},
+                record.meta,
                 record.created,
                 record.last_seen,
                 record.expires,
@@ -128,7 +168,8 @@ class CookieStore(Store):
                 record.version,
             ],
             separators=(",", ":"),
-            ensure_ascii=False,
+            # Escaped ASCII: any str (a lone surrogate in a name) encodes, so it seals.
+            ensure_ascii=True,
         ).encode("utf-8")
         # A one-byte tag says whether zlib was worth it.
         body = b"z" + zlib.compress(body, 6) if len(body) > _COMPRESS_OVER else b"j" + body
@@ -184,16 +225,17 @@ class CookieStore(Store):
             return None
         if not isinstance(sid, str) or not isinstance(data, dict) or not isinstance(meta, dict):
             return None
-        record = SessionRecord(
+        record = SealedRecord(
             key_hash=hash_key(sid),
             data=data,
             created=float(created),
             last_seen=float(last_seen),
             expires=float(expires),
             user_id=user_id,
-            # Version 0 marks a cookie sealed under an old key: re-issue it.
-            version=0 if stale_key else int(version),
-            meta={**meta, "sid": sid},
+            version=int(version),
+            meta=meta,
+            sid=sid,
+            stale=stale_key,
         )
         if not record.is_live(self.clock()):
             return None
@@ -212,10 +254,6 @@ class CookieStore(Store):
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
         return None if base is None else apply_change(base, change)
-
-    def seal_sync(self, key: str, record: SessionRecord) -> str:
-        """The cookie value for ``record`` (the commit's last step)."""
-        return self.encode(key, record)
 
     def delete_sync(self, key: str) -> None:
         """Nothing to delete: the response deletes the cookie."""
@@ -244,9 +282,6 @@ class CookieStore(Store):
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
         return self.apply_sync(key, change, base)
-
-    async def seal(self, key: str, record: SessionRecord) -> str:
-        return self.encode(key, record)
 
     async def delete(self, key: str) -> None:
         self.delete_sync(key)

@@ -19,9 +19,25 @@ from sqlalchemy.engine.url import URL
 from .._clock import Clock
 from ._async.database import AsyncDatabaseBackend
 from ._deadline import AsyncDeadline, SyncDeadline, parse_seconds
-from ._sql import DEFAULT_TABLE, Statements, engine_urls, make_table, missing_driver
+from ._sql import (
+    DEFAULT_TABLE,
+    USER_ID_LENGTH,
+    Statements,
+    engine_urls,
+    make_table,
+    missing_driver,
+)
 from ._sync.database import SyncDatabaseBackend
-from .base import Change, Progress, SessionInfo, SessionRecord, Store, hash_key
+from .base import (
+    Change,
+    Progress,
+    SessionInfo,
+    SessionRecord,
+    Store,
+    check_session_id,
+    check_target,
+    hash_key,
+)
 
 __all__ = ["DatabaseStore"]
 
@@ -85,6 +101,12 @@ class DatabaseStore(Store):
 
         return f"DatabaseStore({make_url(self.url).render_as_string(hide_password=True)!r})"
 
+    @property
+    def max_user_id_length(self) -> int | None:
+        # The column's size on every dialect (SQLite would store more): an app
+        # moving from SQLite to PostgreSQL meets the same limit.
+        return USER_ID_LENGTH
+
     # -- async ---------------------------------------------------------------
 
     async def load(self, key: str) -> SessionRecord | None:
@@ -103,7 +125,7 @@ class DatabaseStore(Store):
         await self._async.delete(hash_key(key))
 
     async def forget(self, session_id: str) -> None:
-        await self._async.delete(session_id)
+        await self._async.delete(check_session_id(session_id))
 
     async def exists(self, key: str) -> bool:
         return await self._async.exists(hash_key(key))
@@ -117,10 +139,10 @@ class DatabaseStore(Store):
         return await self._async.sessions_for(user_id)
 
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return await self._async.revoke(user_id, target, _keep(current))
+        return await self._async.revoke(user_id, check_target(target), _keep(current))
 
-    async def migrate(self) -> None:
-        await self._async.migrate()
+    async def migrate(self) -> bool:
+        return await self._async.migrate()
 
     async def aclose(self) -> None:
         await self._async.aclose()
@@ -143,7 +165,7 @@ class DatabaseStore(Store):
         self._sync.delete(hash_key(key))
 
     def forget_sync(self, session_id: str) -> None:
-        self._sync.delete(session_id)
+        self._sync.delete(check_session_id(session_id))
 
     def exists_sync(self, key: str) -> bool:
         return self._sync.exists(hash_key(key))
@@ -157,10 +179,10 @@ class DatabaseStore(Store):
         return self._sync.sessions_for(user_id)
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self._sync.revoke(user_id, target, _keep(current))
+        return self._sync.revoke(user_id, check_target(target), _keep(current))
 
-    def migrate_sync(self) -> None:
-        self._sync.migrate()
+    def migrate_sync(self) -> bool:
+        return self._sync.migrate()
 
     def close(self) -> None:
         self._sync.close()
@@ -205,8 +227,8 @@ class _InThread:
     async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
         return await asyncio.to_thread(self._backend.revoke, user_id, target, keep)
 
-    async def migrate(self) -> None:
-        await asyncio.to_thread(self._backend.migrate)
+    async def migrate(self) -> bool:
+        return await asyncio.to_thread(self._backend.migrate)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._backend.close)

@@ -8,6 +8,10 @@ several processes and threads can share the directory safely; readers need
 no lock, since a file is always whole. The directory is created with mode
 0700 on first use. A user's sessions are indexed by empty files under
 ``users/<hash of user id>/``. Async methods run the same code in a thread.
+
+Any error of the filesystem itself (read-only, permission denied, disk
+full, I/O error) is :class:`~sessionary.exceptions.StoreUnavailable`: the
+request answers 503, as for a database that is down.
 """
 
 from __future__ import annotations
@@ -15,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .._clock import Clock
-from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreError
+from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreUnavailable
 from .base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -35,6 +40,8 @@ from .base import (
     SessionRecord,
     Store,
     apply_change,
+    check_session_id,
+    check_target,
     hash_key,
 )
 
@@ -42,6 +49,27 @@ __all__ = ["FileStore"]
 
 _LOCKS = ".locks"
 _USERS = "users"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _filesystem_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise the filesystem's own failures as ``StoreUnavailable`` (503), whatever the call.
+
+    A read-only or full disk is an outage of the store, not a bug in the
+    request: without this, an ``OSError`` from any ``open``/``mkdir``/``unlink``
+    escapes as a 500.
+    """
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except OSError as exc:
+            raise StoreUnavailable(f"session directory unusable: {exc}") from exc
+
+    return translated
 
 
 def _encode(record: SessionRecord) -> bytes:
@@ -56,7 +84,8 @@ def _encode(record: SessionRecord) -> bytes:
             "v": record.version,
         },
         separators=(",", ":"),
-        ensure_ascii=False,
+        # Escaped ASCII: any str (a lone surrogate in a name) encodes, so it stores.
+        ensure_ascii=True,
     ).encode("utf-8")
 
 
@@ -107,7 +136,7 @@ class FileStore(Store):
                 (self.directory / _LOCKS).mkdir(mode=0o700, exist_ok=True)
                 (self.directory / _USERS).mkdir(mode=0o700, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create session directory: {exc}") from exc
+                raise StoreUnavailable(f"cannot create session directory: {exc}") from exc
             self._ready = True
 
     def _path(self, key_hash: str) -> Path:
@@ -132,7 +161,7 @@ class FileStore(Store):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"cannot read session file: {exc}") from exc
+            raise StoreUnavailable(f"cannot read session file: {exc}") from exc
         return _decode(key_hash, raw)
 
     def _write(self, record: SessionRecord) -> None:
@@ -144,7 +173,7 @@ class FileStore(Store):
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-            raise StoreError(f"cannot write session file: {exc}") from exc
+            raise StoreUnavailable(f"cannot write session file: {exc}") from exc
 
     def _index(self, user_id: str | None, key_hash: str, *, add: bool) -> None:
         if user_id is None:
@@ -167,10 +196,12 @@ class FileStore(Store):
 
     # -- sync ------------------------------------------------------------------
 
+    @_filesystem_errors
     def load_sync(self, key: str) -> SessionRecord | None:
         record = self._read(hash_key(key))
         return record if record is not None and record.is_live(self.clock()) else None
 
+    @_filesystem_errors
     def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
         record.key_hash = digest = hash_key(key)
         with self._locked(digest):
@@ -182,6 +213,7 @@ class FileStore(Store):
                 self._index(current.user_id, digest, add=False)
             self._index(record.user_id, digest, add=True)
 
+    @_filesystem_errors
     def apply_sync(
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
@@ -197,11 +229,14 @@ class FileStore(Store):
                 self._index(updated.user_id, digest, add=True)
             return updated
 
+    @_filesystem_errors
     def delete_sync(self, key: str) -> None:
         self._delete_hash(hash_key(key))
 
+    @_filesystem_errors
     def forget_sync(self, session_id: str) -> None:
-        self._delete_hash(session_id)
+        # The id names a file: "../x" would delete outside the directory.
+        self._delete_hash(check_session_id(session_id))
 
     def _delete_hash(self, digest: str) -> None:
         with self._locked(digest):
@@ -211,9 +246,11 @@ class FileStore(Store):
                 current = None
             self._remove(digest, current)
 
+    @_filesystem_errors
     def exists_sync(self, key: str) -> bool:
         return self.load_sync(key) is not None
 
+    @_filesystem_errors
     def clear_expired_sync(
         self, *, batch_size: int = 1000, progress: Progress | None = None
     ) -> int:
@@ -243,6 +280,7 @@ class FileStore(Store):
             progress(removed)
         return removed
 
+    @_filesystem_errors
     def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
         self._ensure()
         folder = self._user_dir(user_id)
@@ -257,7 +295,9 @@ class FileStore(Store):
             infos.append(SessionInfo.from_record(record))
         return sorted(infos, key=lambda info: info.created)
 
+    @_filesystem_errors
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        check_target(target)
         keep = hash_key(current) if current is not None and target == ALL_BUT_CURRENT else None
         ended = 0
         for info in self.sessions_for_sync(user_id):
@@ -269,8 +309,11 @@ class FileStore(Store):
             ended += 1
         return ended
 
-    def migrate_sync(self) -> None:
+    @_filesystem_errors
+    def migrate_sync(self) -> bool:
+        created = not (self.directory / _USERS).is_dir()
         self._ensure()
+        return created
 
     # -- async: the same code in a worker thread, so the loop never blocks -------
 
@@ -313,5 +356,5 @@ class FileStore(Store):
     async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
         return int(await self._thread(self.revoke_sync, user_id, target, current=current))
 
-    async def migrate(self) -> None:
-        await self._thread(self.migrate_sync)
+    async def migrate(self) -> bool:
+        return bool(await self._thread(self.migrate_sync))

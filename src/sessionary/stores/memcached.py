@@ -12,23 +12,25 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
 from ..exceptions import MissingDependency, StoreError, StoreUnavailable
-from ._composed import ComposedStore
-from ._deadline import parse_seconds
-from ._loops import AsyncPerLoop
-from ._memcached import DEFAULT_PREFIX, Command, Logic, Router, Steps, parse_servers
-from .base import Progress
 
+# The one guard for the extra's drivers: before ``_memcached``, which imports pymemcache too.
 try:
     import aiomcache
     from pymemcache.client.base import PooledClient
     from pymemcache.exceptions import MemcacheError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # exercised by tests/test_cli.py with the drivers hidden
     raise MissingDependency("MemcachedStore (pymemcache, aiomcache)", "memcached") from exc
+
+from ._composed import ComposedStore
+from ._deadline import parse_seconds
+from ._loops import AsyncPerLoop
+from ._memcached import DEFAULT_PREFIX, ITEM_LIMIT, Command, Logic, Router, Steps, parse_servers
+from .base import Progress
 
 __all__ = ["MemcachedStore"]
 
@@ -254,6 +256,14 @@ class MemcachedStore(ComposedStore):
 
     ``timeout`` (seconds, default 2; ``?timeout=`` in the URL) bounds
     connecting and every command; a command cut short closes its connection.
+    """
+
+    max_data_bytes: ClassVar[int | None] = (ITEM_LIMIT - 16 * 1024) // 2
+    """A session this size (as the session counts it) always fits one item (1 MiB).
+
+    Values are ASCII text (one byte a character), and the record nests each
+    one in a JSON string, where a quote or backslash takes two bytes: so half
+    the item, less 16 KiB for the record's times, metadata and user id.
     """
 
     def __init__(

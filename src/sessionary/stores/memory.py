@@ -15,6 +15,8 @@ from .base import (
     SessionRecord,
     Store,
     apply_change,
+    check_session_id,
+    check_target,
     hash_key,
 )
 
@@ -66,9 +68,11 @@ class MemoryStore(Store):
             return updated
 
     def delete_sync(self, key: str) -> None:
-        self.forget_sync(hash_key(key))
+        with self._lock:
+            self._records.pop(hash_key(key), None)
 
     def forget_sync(self, session_id: str) -> None:
+        check_session_id(session_id)
         with self._lock:
             self._records.pop(session_id, None)
 
@@ -98,6 +102,7 @@ class MemoryStore(Store):
         return [SessionInfo.from_record(r) for r in sorted(records, key=lambda r: r.created)]
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
+        check_target(target)
         keep = hash_key(current) if current is not None and target == ALL_BUT_CURRENT else None
         with self._lock:
             doomed = [

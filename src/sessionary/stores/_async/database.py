@@ -224,10 +224,10 @@ class AsyncDatabaseBackend:
             result = await conn.execute(statement, params)
             return int(result.rowcount)
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> bool:
         with translate_errors(self.url):
             async with self.writer().begin() as conn:
-                await conn.run_sync(self.statements.table.metadata.create_all)
+                return bool(await conn.run_sync(self.statements.create_schema))
 
     async def aclose(self) -> None:
         await self._engines.aclose()

@@ -217,9 +217,9 @@ class SyncDatabaseBackend:
             result = conn.execute(statement, params)
             return int(result.rowcount)
 
-    def migrate(self) -> None:
+    def migrate(self) -> bool:
         with translate_errors(self.url), self.writer().begin() as conn:
-            self.statements.table.metadata.create_all(conn)
+            return bool(self.statements.create_schema(conn))
 
     def close(self) -> None:
         self._engines.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from ._clock import Clock
     from .events import EventHook
     from .stores.base import Store
 
@@ -26,12 +28,15 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_logger = logging.getLogger("sessionary")
 
 
 def _default_store() -> Store:
+    from ._ops import migrate_on_first_use
     from .stores import from_url
 
-    return from_url(DEFAULT_STORE_URL)
+    # Zero configuration: the embedded default creates its table on first use.
+    return migrate_on_first_use(from_url(DEFAULT_STORE_URL))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -66,18 +71,64 @@ class SessionConfig:
     max_session_bytes: int = 1_048_576
     on_store_error: OnStoreError = "fail"
     event_hooks: Sequence[EventHook] = ()
+    clock: Clock | None = None
+    """Epoch seconds for the session's decisions (expiry, timeouts, cookie ages).
+
+    ``None`` reads the store's clock, so a test that sets ``store.clock``
+    moves both the records and the sessions. The cookie store checks a
+    sealed session's expiry by this clock too; a server-side store keeps
+    reading its own for the records it holds.
+    """
+
+    if TYPE_CHECKING:
+        # What the generated __init__ accepts, for the type checker: ``store``
+        # also takes a URL, while the attribute is always a Store. A test
+        # keeps this signature equal to the fields.
+        def __init__(
+            self,
+            secret_key: str | None = None,
+            secret_key_fallbacks: Sequence[str] = (),
+            cookie_name: str = "sessionid",
+            cookie_age: int = 1_209_600,
+            cookie_domain: str | None = None,
+            cookie_path: str = "/",
+            cookie_secure: bool = False,
+            cookie_httponly: bool = True,
+            cookie_samesite: str | None = "Lax",
+            cookie_partitioned: bool = False,
+            cookie_priority: str | None = None,
+            expire_at_browser_close: bool = False,
+            save_every_request: bool = False,
+            idle_timeout: int | None = None,
+            absolute_timeout: int | None = None,
+            store: Store | str = ...,
+            transport: Transport = "cookie",
+            header_name: str = "X-Session-Token",
+            url_param: str = "sid",
+            url_allow_insecure: bool = False,
+            max_session_bytes: int = 1_048_576,
+            on_store_error: OnStoreError = "fail",
+            event_hooks: Sequence[EventHook] = (),
+            clock: Clock | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.store, str):
+        store: Store | str = self.store
+        if isinstance(store, str):
             from .stores import from_url
 
-            set_(self, "store", from_url(self.store))
+            set_(self, "store", from_url(store))
         set_(self, "secret_key_fallbacks", tuple(self.secret_key_fallbacks))
         set_(self, "event_hooks", tuple(self.event_hooks))
         self._validate()
-        if self.store.client_side:
-            self.store.bind(self)
+        # A client-side store takes its secrets from this config, in a copy:
+        # one store object may back several configs.
+        set_(self, "store", self.store.for_config(self))
+
+    def now(self) -> float:
+        """The current time in epoch seconds, by this config's clock."""
+        return (self.clock or self.store.clock)()
 
     def _validate(self) -> None:
         secrets_ = [("secret_key", self.secret_key)] + [
@@ -88,7 +139,7 @@ class SessionConfig:
                 raise ConfigurationError(
                     name, f"is too short: use at least {MIN_SECRET_LENGTH} random characters"
                 )
-        if getattr(self.store, "requires_secret", False) and not self.secret_key:
+        if self.store.requires_secret and not self.secret_key:
             raise ConfigurationError(
                 "secret_key", f"{type(self.store).__name__} signs its data and needs a secret_key"
             )
@@ -128,7 +179,13 @@ class SessionConfig:
                     "cookie_priority", f"{self.cookie_priority!r} is not 'Low', 'Medium' or 'High'"
                 )
             object.__setattr__(self, "cookie_priority", priority)
-        _positive_int("cookie_age", self.cookie_age)
+        if isinstance(self.cookie_age, bool) or not isinstance(self.cookie_age, int):
+            raise ConfigurationError(
+                "cookie_age", f"must be whole seconds, got {self.cookie_age!r}"
+            )
+        if self.cookie_age < 0:
+            # 0 is a cookie the browser drops at once (Starlette's max_age=0).
+            raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
         for name in ("idle_timeout", "absolute_timeout"):
             value = getattr(self, name)
@@ -175,7 +232,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name in ("store", "event_hooks"):
+            if f.name in ("store", "event_hooks", "clock"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:
@@ -200,6 +257,71 @@ _OPTIONAL = {
     "idle_timeout",
     "absolute_timeout",
 }
+
+
+# Starlette's SessionMiddleware keyword -> SessionConfig field.
+STARLETTE_ALIASES = {
+    "session_cookie": "cookie_name",
+    "max_age": "cookie_age",
+    "path": "cookie_path",
+    "same_site": "cookie_samesite",
+    "https_only": "cookie_secure",
+    "domain": "cookie_domain",
+    "partitioned": "cookie_partitioned",
+}
+STARLETTE_COOKIE_NAME = "session"
+
+
+def from_starlette_options(
+    options: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> SessionConfig:
+    """A config from keyword arguments in Starlette's dialect, then ``SESSIONARY_*``.
+
+    ``options`` may mix Starlette's ``SessionMiddleware`` arguments
+    (``secret_key``, ``session_cookie``, ``max_age``, ``path``,
+    ``same_site``, ``https_only``, ``domain``, ``partitioned``) with
+    :class:`SessionConfig` fields. As in Starlette, the cookie is named
+    ``session``; ``max_age=None`` makes it a browser-session cookie and a
+    negative ``max_age`` is ``0`` (dropped at once). A ``secret_key`` too
+    short to be one is refused only where it would be used (a client-side
+    store); a server-side store signs nothing, so there it is ignored with a
+    warning. Settings the arguments leave out come from the environment, as
+    for :meth:`SessionConfig.from_env` (``SESSIONARY_STORE_URL``, ...).
+    """
+    env = os.environ if environ is None else environ
+    for alias, field_name in STARLETTE_ALIASES.items():
+        if alias in options and field_name in options:
+            raise TypeError(f"{alias!r} (Starlette's name) and {field_name!r} are one setting")
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        field_name = STARLETTE_ALIASES.get(name, name)
+        if name == "max_age":
+            if value is None:
+                values["expire_at_browser_close"] = True
+                continue
+            value = max(0, value) if isinstance(value, int) else value
+        values[field_name] = value
+    if "SESSIONARY_COOKIE_NAME" not in env:
+        values.setdefault("cookie_name", STARLETTE_COOKIE_NAME)
+    secret = values.get("secret_key")
+    if secret is not None:
+        # Starlette's ``Secret`` wraps the string to keep it out of reprs.
+        secret = values["secret_key"] = str(secret)
+        if len(secret) < MIN_SECRET_LENGTH:
+            store = values.get("store") or env.get("SESSIONARY_STORE_URL")
+            if store is None:
+                store = values["store"] = _default_store()
+            elif isinstance(store, str):
+                from .stores import from_url
+
+                store = values["store"] = from_url(store)
+            if not store.requires_secret:
+                _logger.warning(
+                    "secret_key is ignored: %s keeps sessions server-side and signs nothing",
+                    type(store).__name__,
+                )
+                del values["secret_key"]
+    return SessionConfig.from_env(env, **values)
 
 
 def _parse_env(name: str, raw: str) -> Any:

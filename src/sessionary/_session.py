@@ -2,61 +2,72 @@
 
 Reads and writes touch only memory. What the request did is kept as a change
 set (keys written, keys deleted, cleared, flushed, cycled) that a store applies
-atomically at commit. The commit itself is :meth:`Session._commit_steps`, a
-generator of store operations: the async and sync edges (``save`` and
-``save_sync``, and the middlewares through them) only run the operations it
-yields, so both paths share one implementation of the rules.
+atomically at commit. The commit is :meth:`Session.commit_plan`, a generator
+of typed store operations (``sessionary._ops``): the runners there execute
+them on the async or the sync store API, so both paths share one
+implementation of the rules. The request lifecycle (``sessionary._lifecycle``)
+drives the session through the small named API below; no other module
+touches its underscore names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
-from collections.abc import Generator, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _serialization
 from ._clock import from_timestamp, to_timestamp
 from ._keys import hash_key, is_valid_key, new_key
-from .events import EventHook, EventKind, emit
-from .exceptions import SessionKeyExists, SessionTooLarge, StoreError, UnserializableValue
+from ._ops import Applied, Apply, Create, Delete, Load, Steps, run_async, run_sync
+from .events import EventKind
+from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
 
 if TYPE_CHECKING:
-    from .config import SessionConfig
-    from .stores.base import Store
+    from ._config import SessionConfig
 
 __all__ = ["Session"]
 
 security_logger = logging.getLogger("sessionary.security")
 
 _MISSING: Any = object()
+# The real dict storage, reached past this class's overrides (see Session).
+_dict_set = dict.__setitem__
+_dict_del = dict.__delitem__
+_dict_clear = dict.clear
+_dict_update = dict.update
+_dict_len = dict.__len__
 _MUTABLE = (dict, list)
 # Meta entries kept beside user data (never inside it).
 _EXPIRY = "exp"  # int seconds (0: browser close) re-applied on every save
 _EXPIRY_AT = "exp_at"  # a fixed deadline, epoch seconds
 
-# One store operation: (method name, positional arguments, event on success).
-# The async edge awaits ``getattr(store, name)(*args)``; the sync edge calls
-# ``name + "_sync"``.
-Step = tuple[str, tuple[Any, ...], EventKind | None]
 
+class Session(dict[str, Any]):
+    """A visitor's session: a mutable mapping with Django's semantics.
 
-class Session(MutableMapping[str, Any]):
-    """A visitor's session: a ``MutableMapping[str, Any]`` with Django's semantics."""
+    It is a ``dict`` subclass so that ``json.dumps(session)`` (and Starlette's
+    ``JSONResponse``) serialise it as the dict it looks like: the C encoder
+    reads the real dict's size and then calls :meth:`items`. The real dict
+    storage therefore mirrors the encoded data (key -> JSON text); the
+    decoded values and the change set live in the slots below, and every
+    mapping method is this class's own.
+    """
 
     __slots__ = (
+        "_carried",
         "_cleared",
         "_client",
         "_config",
-        "_cookie",
         "_cycled",
         "_dead_keys",
         "_deleted",
         "_forced",
         "_gone",
         "_key",
+        "_limit",
         "_meta",
         "_modified",
         "_persist",
@@ -65,11 +76,15 @@ class Session(MutableMapping[str, Any]):
         "_saved",
         "_set",
         "_size",
-        "_store",
         "_values",
         "_watch",
         "accessed",
     )
+
+    # One value's stored text. An integration may speak its framework's
+    # dialect (Flask's tagged JSON) by overriding both in a subclass.
+    encode_value = staticmethod(_serialization.encode)
+    decode_value = staticmethod(_serialization.decode)
 
     def __init__(
         self,
@@ -87,8 +102,8 @@ class Session(MutableMapping[str, Any]):
         address ("ua", "ip") recorded on new records for the per-user index.
         """
         self._config = config
-        self._store: Store = config.store
         self._client = client
+        self._limit = -1  # bytes, worked out on the first write
         self.accessed = False
         self._modified = False
         self._forced = False
@@ -96,13 +111,16 @@ class Session(MutableMapping[str, Any]):
         self._saved = False
         self._gone = False
         self._dead_keys: list[tuple[str, EventKind]] = []
-        self._cookie: str | None = None  # a client-side store's sealed record
+        self._carried: str | None = None  # what the client carries, once committed
         self._reset(session_key, record)
 
     def _reset(self, key: str | None, record: SessionRecord | None) -> None:
         self._key = key
         self._record = record
         self._raw: dict[str, str] = dict(record.data) if record is not None else {}
+        if self._raw or _dict_len(self):
+            _dict_clear(self)
+            _dict_update(self, self._raw)
         self._meta: dict[str, Any] = dict(record.meta) if record is not None else {}
         self._values: dict[str, Any] = {}
         self._watch: dict[str, str] = {}
@@ -142,11 +160,12 @@ class Session(MutableMapping[str, Any]):
             pass
         raw = self._raw[name]
         try:
-            value = _serialization.decode(raw)
+            value = self.decode_value(raw)
         except ValueError:
             # Only a tampered store holds undecodable text: drop the key, loudly.
             security_logger.warning("session value %r could not be decoded; dropped", name)
             del self._raw[name]
+            _dict_del(self, name)
             raise KeyError(name) from None
         self._values[name] = value
         if isinstance(value, _MUTABLE):
@@ -198,6 +217,10 @@ class Session(MutableMapping[str, Any]):
                 pairs.append((name, value))
         return pairs
 
+    def __reversed__(self) -> Iterator[str]:
+        self.accessed = True
+        return reversed(list(self._raw))
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Session):
             return dict(self.items()) == dict(other.items())
@@ -205,7 +228,26 @@ class Session(MutableMapping[str, Any]):
             return dict(self.items()) == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    def __ne__(self, other: object) -> bool:
+        # dict's own __ne__ would compare the mirrored keys' placeholder values.
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**dict(self.items()), **other}
+
+    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**other, **dict(self.items())}
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    __hash__ = None
 
     def __repr__(self) -> str:
         # Never the key: repr ends up in logs and tracebacks.
@@ -217,18 +259,19 @@ class Session(MutableMapping[str, Any]):
         if not isinstance(name, str):
             raise TypeError(f"session keys are strings, not {type(name).__name__}")
         try:
-            raw = _serialization.encode(value)
+            raw = self.encode_value(value)
         except TypeError:
             raise UnserializableValue(name, value) from None
         # Refuse here, where the app can catch it, rather than at commit.
         old = self._raw.get(name)
         size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
         size += len(name)
-        if size > self._config.max_session_bytes:
-            raise SessionTooLarge(size, self._config.max_session_bytes)
+        if size > self.size_limit:
+            raise SessionTooLarge(size, self.size_limit)
         self.accessed = True
         self._modified = True
         self._raw[name] = raw
+        _dict_set(self, name, raw)
         self._values[name] = value
         self._set[name] = raw
         self._deleted.discard(name)
@@ -241,6 +284,7 @@ class Session(MutableMapping[str, Any]):
     def __delitem__(self, name: str) -> None:
         self.accessed = True
         del self._raw[name]
+        _dict_del(self, name)
         self._values.pop(name, None)
         self._watch.pop(name, None)
         self._set.pop(name, None)
@@ -284,6 +328,7 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         self._modified = True
         self._raw.clear()
+        _dict_clear(self)
         self._values.clear()
         self._watch.clear()
         self._set.clear()
@@ -359,12 +404,21 @@ class Session(MutableMapping[str, Any]):
 
     def get_expiry_age(self) -> int:
         """Seconds until the session expires, counted from now."""
-        return int(self._expiry_age(self._store.clock()))
+        return int(self._expiry_age(self._config.now()))
 
     def get_expiry_date(self) -> dt.datetime:
         """When the session expires (aware UTC)."""
-        now = self._store.clock()
+        now = self._config.now()
         return from_timestamp(now + self._expiry_age(now))
+
+    def get_expiry_setting(self) -> int | dt.datetime | None:
+        """What :meth:`set_expiry` set: seconds (``0``: browser close), a deadline
+        (aware UTC), or ``None`` (the global policy)."""
+        deadline = self._meta.get(_EXPIRY_AT)
+        if deadline is not None:
+            return from_timestamp(float(deadline))
+        seconds = self._meta.get(_EXPIRY)
+        return None if seconds is None else int(seconds)
 
     def get_expire_at_browser_close(self) -> bool:
         if _EXPIRY_AT in self._meta:
@@ -401,19 +455,63 @@ class Session(MutableMapping[str, Any]):
             return user  # type: ignore[no-any-return]
         return self._record.user_id if self._record is not None else None
 
-    def _bind_user(self, user_id: str | None) -> None:
-        # auth's entry point: the user id is a record column (for the
-        # per-user index), staged in meta until commit.
+    # -- the named internal API (auth, the lifecycle, the integrations) -----------
+
+    @property
+    def config(self) -> SessionConfig:
+        """The configuration this session follows."""
+        return self._config
+
+    @property
+    def record(self) -> SessionRecord | None:
+        """The stored record this session was loaded from or last committed to."""
+        return self._record
+
+    @property
+    def was_saved(self) -> bool:
+        """Whether a commit wrote this session (the response must carry it)."""
+        return self._saved
+
+    @property
+    def gone(self) -> bool:
+        """Whether the commit found the record deleted meanwhile (logout elsewhere)."""
+        return self._gone
+
+    @property
+    def carried(self) -> str | None:
+        """What the client carries after the last commit: the key, or a sealed record."""
+        return self._carried
+
+    def bind_user(self, user_id: str | None) -> None:
+        """Bind ``user_id`` to the session (a record column: the per-user index)."""
+        # Staged in meta until commit.
         self._meta["uid"] = user_id
         self._modified = True
         self.accessed = True
 
-    def _get_meta(self, name: str) -> Any:
+    def get_meta(self, name: str) -> Any:
+        """A framework entry kept beside the user data (never inside it)."""
         return self._meta.get(name)
 
-    def _set_meta(self, name: str, value: Any) -> None:
+    def set_meta(self, name: str, value: Any) -> None:
+        """Set a framework entry kept beside the user data; the session is saved."""
         self._meta[name] = value
         self._modified = True
+
+    def require_save(self) -> None:
+        """Write this session at commit even if nothing changed (Django's ``save()``,
+        a cookie sealed under an old secret)."""
+        self._modified = True
+
+    def mark_unpersisted(self) -> None:
+        """Never write this session (the store failed and ``on_store_error`` degrades)."""
+        self._persist = False
+        self._saved = False
+
+    def cookie_max_age(self, now: float) -> float:
+        """Seconds the client should keep the committed session."""
+        record = self._record
+        return self._expiry_age(now) if record is None else record.expires - now
 
     # -- commit ----------------------------------------------------------------
 
@@ -431,22 +529,35 @@ class Session(MutableMapping[str, Any]):
         record = self._record
         if idle is None or record is None:
             return False
-        return self._store.clock() - record.last_seen >= min(60.0, idle / 10)
+        return self._config.now() - record.last_seen >= min(60.0, idle / 10)
 
     def _collect_nested(self) -> None:
         # Values read and then mutated in place join the change set.
         for name, before in self._watch.items():
             if name in self._raw:
-                raw = _serialization.encode(self._values[name])
+                raw = self.encode_value(self._values[name])
                 if raw != before:
                     self._raw[name] = raw
+                    _dict_set(self, name, raw)
                     self._set[name] = raw
                     self._modified = True
                     self._size = -1
         if self._forced:
             for name in self._values:
                 if name in self._raw:
-                    self._set[name] = self._raw[name] = _serialization.encode(self._values[name])
+                    raw = self.encode_value(self._values[name])
+                    self._set[name] = self._raw[name] = raw
+                    _dict_set(self, name, raw)
+
+    @property
+    def size_limit(self) -> int:
+        """Bytes of encoded data this session may hold: ``max_session_bytes``,
+        capped by the store's own ``max_data_bytes`` when its class has one."""
+        if self._limit < 0:
+            limit = self._config.max_session_bytes
+            store_limit = getattr(type(self._config.store), "max_data_bytes", None)
+            self._limit = limit if store_limit is None else min(limit, store_limit)
+        return self._limit
 
     def encoded_size(self) -> int:
         """Bytes of the encoded data (what ``max_session_bytes`` limits)."""
@@ -463,14 +574,14 @@ class Session(MutableMapping[str, Any]):
             expires = min(expires, created + config.absolute_timeout)
         return expires
 
-    def _commit_steps(self, *, save: bool = True) -> Generator[Step, Any, None]:
-        """Yield the store operations that commit this request's changes.
+    def commit_plan(self, *, save: bool = True) -> Steps[None]:
+        """The store operations that commit this request's changes.
 
         Dead keys (from ``flush`` and ``cycle_key``) are always deleted; the
         data is written only when ``save`` is true and :attr:`should_save`.
         """
         for dead, why in self._dead_keys:
-            yield ("delete", (dead,), why)
+            yield Delete(dead, why)
         self._dead_keys.clear()
         if not save:
             return
@@ -478,9 +589,9 @@ class Session(MutableMapping[str, Any]):
         if not self.should_save:
             return
         size = self.encoded_size()
-        if size > self._config.max_session_bytes:
-            raise SessionTooLarge(size, self._config.max_session_bytes)
-        now = self._store.clock()
+        if size > self.size_limit:
+            raise SessionTooLarge(size, self.size_limit)
+        now = self._config.now()
         meta_uid = self._meta.pop("uid", _MISSING)
         if self._record is None:
             yield from self._create(now, meta_uid)
@@ -488,7 +599,7 @@ class Session(MutableMapping[str, Any]):
             yield from self._update(now, meta_uid)
         self._saved = True
 
-    def _create(self, now: float, user: Any) -> Generator[Step, Any, None]:
+    def _create(self, now: float, user: Any) -> Steps[None]:
         meta = dict(self._meta)
         if self._client:
             meta.update({k: v for k, v in self._client.items() if v})
@@ -508,16 +619,14 @@ class Session(MutableMapping[str, Any]):
                 meta=meta,
             )
             try:
-                yield ("save", (key, record, True), "created")
+                carried: str = yield Create(key, record)
             except SessionKeyExists:
                 key = new_key()  # 165 random bits collided: astonishing, but handled
                 continue
             break
-        if self._store.client_side:
-            self._cookie = yield ("seal", (key, record), None)
-        self._after_commit(key, record)
+        self._after_commit(key, record, carried)
 
-    def _update(self, now: float, user: Any) -> Generator[Step, Any, None]:
+    def _update(self, now: float, user: Any) -> Steps[None]:
         base = self._record
         if base is None or self._key is None:
             raise RuntimeError("_update needs a loaded record")
@@ -536,18 +645,16 @@ class Session(MutableMapping[str, Any]):
             user_id=None if user is _MISSING else user,
         )
         key = self._key
-        record = yield ("apply", (key, change, base), "saved")
-        if record is None:
+        applied: Applied | None = yield Apply(key, change, base)
+        if applied is None:
             # Deleted (logout, revoke, expiry) by someone else meanwhile: the
             # change is dropped and no cookie may point at the dead key.
             self._gone = True
             self._reset(None, None)
             return
-        if self._store.client_side:
-            self._cookie = yield ("seal", (key, record), None)
-        self._after_commit(key, record)
+        self._after_commit(key, applied.record, applied.carried)
 
-    def _after_commit(self, key: str, record: SessionRecord) -> None:
+    def _after_commit(self, key: str, record: SessionRecord, carried: str) -> None:
         values, watch = self._values, self._watch
         self._reset(key, record)
         # Keep decoded values and their watch marks: the app may read again.
@@ -555,108 +662,31 @@ class Session(MutableMapping[str, Any]):
         self._watch = {name: self._raw[name] for name in watch if name in self._raw}
         self._modified = False
         self._forced = False
+        self._carried = carried
 
-    def _load_steps(self) -> Generator[Step, Any, None]:
+    def load_plan(self) -> Steps[None]:
+        """The store operations that (re)load this session's record."""
         key = self._key
         record = None
         if key is not None and is_valid_key(key):
-            record = yield from _load_one(key)
+            record = yield Load(key)
         self._reset(key if record is not None else None, record)
 
     # -- I/O edges, for code outside a request -----------------------------------
 
     async def load(self) -> None:
         """Read this session's record from the store (dropping unsaved changes)."""
-        await _run_async(self._store, self._load_steps(), self._config.event_hooks)
+        await run_async(self._config.store, self.load_plan(), self._config.event_hooks)
 
     def load_sync(self) -> None:
-        _run_sync(self._store, self._load_steps(), self._config.event_hooks)
+        run_sync(self._config.store, self.load_plan(), self._config.event_hooks)
 
     async def save(self) -> None:
         """Commit now; the middleware will not save these changes again."""
-        await _run_async(self._store, self._commit_steps(), self._config.event_hooks)
+        await run_async(self._config.store, self.commit_plan(), self._config.event_hooks)
 
     def save_sync(self) -> None:
-        _run_sync(self._store, self._commit_steps(), self._config.event_hooks)
+        run_sync(self._config.store, self.commit_plan(), self._config.event_hooks)
 
     reload = load
     reload_sync = load_sync
-
-
-def _load_one(key: str) -> Generator[Step, Any, SessionRecord | None]:
-    record: SessionRecord | None = yield ("load", (key,), "loaded")
-    return record
-
-
-async def _run_async(
-    store: Store, steps: Generator[Step, Any, Any], hooks: Sequence[EventHook] = ()
-) -> Any:
-    """Run ``steps`` against the async store API; return what the steps return."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            name, args, event = steps.throw(error) if error is not None else steps.send(result)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        started = time.perf_counter() if hooks else None
-        try:
-            if name == "save":
-                await store.save(args[0], args[1], must_create=args[2])
-                result = None
-            else:
-                result = await getattr(store, name)(*args)
-        except SessionKeyExists as exc:
-            error = exc
-            continue
-        except StoreError as exc:
-            if hooks:
-                emit(hooks, "store_error", store, args[0], started, exc)
-            raise
-        if hooks and event is not None:
-            _emit_step(hooks, store, name, args, event, result, started)
-
-
-def _run_sync(
-    store: Store, steps: Generator[Step, Any, Any], hooks: Sequence[EventHook] = ()
-) -> Any:
-    """Run ``steps`` against the sync store API; return what the steps return."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            name, args, event = steps.throw(error) if error is not None else steps.send(result)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        started = time.perf_counter() if hooks else None
-        try:
-            if name == "save":
-                store.save_sync(args[0], args[1], must_create=args[2])
-                result = None
-            else:
-                result = getattr(store, name + "_sync")(*args)
-        except SessionKeyExists as exc:
-            error = exc
-            continue
-        except StoreError as exc:
-            if hooks:
-                emit(hooks, "store_error", store, args[0], started, exc)
-            raise
-        if hooks and event is not None:
-            _emit_step(hooks, store, name, args, event, result, started)
-
-
-def _emit_step(
-    hooks: Sequence[EventHook],
-    store: Store,
-    name: str,
-    args: tuple[Any, ...],
-    event: EventKind,
-    result: Any,
-    started: float | None,
-) -> None:
-    # A load or apply that finds no live record means the session is gone.
-    found = result is not None or name not in ("load", "apply")
-    emit(hooks, event if found else "expired", store, args[0], started)

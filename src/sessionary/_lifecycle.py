@@ -1,0 +1,179 @@
+"""The one request lifecycle: open -> (the app runs) -> commit.
+
+Every edge (the ASGI and WSGI middlewares, Flask, Django) translates its
+framework's request into an :class:`~sessionary._core.Incoming`, calls
+:func:`open_async`/:func:`open_sync`, runs the app, and calls
+:func:`commit_async`/:func:`commit_sync` with the response status (or
+``None`` when the response never started). What happens when the store is
+down (``on_store_error``) and the 503 response are decided here and nowhere
+else.
+
+The rules are written once, as steps (:func:`open_plan`, :func:`commit_plan`)
+that the runners of ``_ops`` execute on the async or the sync store API.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from . import _core
+from ._ops import Load, Steps, run_async, run_sync
+from ._session import Session
+from .exceptions import CorruptRecord, StoreError
+
+if TYPE_CHECKING:
+    from ._config import SessionConfig
+
+__all__ = [
+    "Opened",
+    "Outcome",
+    "Unavailable",
+    "commit_async",
+    "commit_plan",
+    "commit_sync",
+    "open_async",
+    "open_plan",
+    "open_sync",
+]
+
+logger = logging.getLogger("sessionary")
+security_logger = logging.getLogger("sessionary.security")
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """The store failed and ``on_store_error`` is ``"fail"``: answer 503 with these parts."""
+
+    error: StoreError
+    status: ClassVar[int] = 503
+    reason: ClassVar[str] = "Service Unavailable"
+    body: ClassVar[bytes] = b"Service Unavailable: the session store did not answer."
+    headers: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Retry-After", "5"),
+    )
+
+
+@dataclass(slots=True)
+class Opened:
+    """A request's session, opened: hand it to the app, then to :func:`commit_plan`.
+
+    With ``unavailable`` set the edge answers 503 without running the app
+    (``session`` is then a blank session that is never saved).
+    """
+
+    session: Session
+    incoming: _core.Incoming
+    unavailable: Unavailable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the response needs: headers to add, or a 503 in its place."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    unavailable: Unavailable | None = None
+
+
+def open_plan(
+    config: SessionConfig,
+    incoming: _core.Incoming,
+    session_class: type[Session] = Session,
+    *,
+    degrade: bool = True,
+) -> Steps[Opened]:
+    """Load the record the client named and open the request's session.
+
+    ``degrade=False`` refuses the request on a store failure whatever
+    ``on_store_error`` says (a WebSocket has no response to carry a new cookie).
+    """
+    record = None
+    degraded = False
+    if incoming.key is not None:
+        try:
+            record = yield Load(incoming.key)
+        except CorruptRecord:
+            security_logger.warning("a corrupted session record was ignored")
+        except StoreError as exc:
+            if config.on_store_error == "fail" or not degrade:
+                _report("session store failed on load", exc)
+                blank = session_class(config, None)
+                blank.mark_unpersisted()
+                return Opened(blank, incoming, Unavailable(exc))
+            logger.warning("session store failed on load; serving a blank session")
+            degraded = True
+    session = _core.open_session(config, incoming, record, session_class)
+    if degraded:
+        session.mark_unpersisted()
+    return Opened(session, incoming)
+
+
+def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> Steps[Outcome]:
+    """Commit the session for a response of ``status``.
+
+    A 5xx saves nothing but still deletes the records that ``flush`` and
+    ``cycle_key`` ended; so does ``status=None``, a response that never
+    started (the app raised): a logout is never undone by a crash.
+    """
+    session = opened.session
+    if opened.unavailable is not None:
+        return Outcome(unavailable=opened.unavailable)
+    try:
+        yield from session.commit_plan(save=status is not None and status < 500)
+    except StoreError as exc:
+        if status is None:
+            # The app's own exception is on its way: report, do not replace it.
+            _report("session store failed while ending a failed request", exc)
+            return Outcome()
+        if config.on_store_error == "fail":
+            _report("session store failed on save", exc)
+            return Outcome(unavailable=Unavailable(exc))
+        logger.warning("session store failed on save; session not kept")
+        session.mark_unpersisted()
+    if status is None:
+        return Outcome()
+    return Outcome(_core.response_headers(config, session, opened.incoming))
+
+
+def _report(what: str, exc: StoreError) -> None:
+    # One line that says what to do (the stores' errors name the fix, such as
+    # "run 'sessionary migrate'"); the traceback only when debugging, not on
+    # every request of an outage.
+    logger.error("%s: %s", what, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+
+
+async def open_async(
+    config: SessionConfig,
+    incoming: _core.Incoming,
+    session_class: type[Session] = Session,
+    *,
+    degrade: bool = True,
+) -> Opened:
+    """:func:`open_plan` on the async store API."""
+    steps = open_plan(config, incoming, session_class, degrade=degrade)
+    return await run_async(config.store, steps, config.event_hooks)
+
+
+def open_sync(
+    config: SessionConfig,
+    incoming: _core.Incoming,
+    session_class: type[Session] = Session,
+    *,
+    degrade: bool = True,
+) -> Opened:
+    """:func:`open_plan` on the sync store API."""
+    steps = open_plan(config, incoming, session_class, degrade=degrade)
+    return run_sync(config.store, steps, config.event_hooks)
+
+
+async def commit_async(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
+    """:func:`commit_plan` on the async store API."""
+    return await run_async(config.store, commit_plan(config, opened, status), config.event_hooks)
+
+
+def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
+    """:func:`commit_plan` on the sync store API."""
+    return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)

@@ -1,0 +1,222 @@
+"""Typed store operations and the two small runners that execute them.
+
+The session's rules (what to load, create, apply or delete at commit) are
+written once, as generators that yield these operations and receive their
+results: a sans-I/O step machine. :func:`run_async` executes the steps on
+the async store API (ASGI), :func:`run_sync` on the sync one (WSGI, Flask,
+Django, the CLI). A store error is thrown back into the steps, so the code
+that decides what an error means (``SessionKeyExists`` on create, the
+``on_store_error`` policy in ``_lifecycle``) is also written once.
+
+Each operation says what it returns when sent back into the steps:
+
+==========  ==============================================================
+``Load``    the live :class:`SessionRecord`, or ``None``
+``Create``  what the client carries for the new record (:meth:`Store.carry`)
+``Apply``   an :class:`Applied` (record and what the client carries), or
+            ``None`` when the record was deleted meanwhile
+``Delete``  ``None``
+==========  ==============================================================
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .events import EventHook, EventKind, emit
+from .exceptions import SessionKeyExists, StoreError
+from .stores.base import Change, SessionRecord, Store
+
+__all__ = [
+    "Applied",
+    "Apply",
+    "Create",
+    "Delete",
+    "Load",
+    "Op",
+    "Steps",
+    "migrate_on_first_use",
+    "run_async",
+    "run_sync",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """Read the live record for ``key``."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Write ``record`` under a fresh ``key``; ``SessionKeyExists`` if it is taken."""
+
+    key: str
+    record: SessionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Apply:
+    """Apply ``change`` atomically to the current record (``base``: as loaded)."""
+
+    key: str
+    change: Change
+    base: SessionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete the record for ``key``; ``why`` is the event reported on success."""
+
+    key: str
+    why: EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The result of an :class:`Apply` that found its record."""
+
+    record: SessionRecord
+    carried: str
+
+
+Op = Load | Create | Apply | Delete
+Steps = Generator[Op, Any, T]
+"""Steps that yield operations and finally return a ``T``."""
+
+
+# Stores whose schema is created the first time a runner uses them (the
+# embedded SQLite default: zero configuration). Once per process, not per request.
+_UNMIGRATED: weakref.WeakSet[Store] = weakref.WeakSet()
+_MIGRATING = threading.Lock()
+
+
+def migrate_on_first_use(store: Store) -> Store:
+    """Have the runners create ``store``'s schema before they first use it."""
+    _UNMIGRATED.add(store)
+    return store
+
+
+# A failed migration (a read-only directory, a locked file) is left for the
+# next request to retry; meanwhile the operations themselves fail and the
+# lifecycle's store-error policy answers.
+
+
+def _migrate_sync(store: Store) -> None:
+    with _MIGRATING:
+        if store in _UNMIGRATED:
+            try:
+                store.migrate_sync()
+            except StoreError:
+                return
+            _UNMIGRATED.discard(store)
+
+
+async def _migrate_async(store: Store) -> None:
+    try:
+        # Safe to run twice if two first requests race: migrate is idempotent.
+        await store.migrate()
+    except StoreError:
+        return
+    _UNMIGRATED.discard(store)
+
+
+async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> T:
+    """Run ``steps`` against the async store API and return what they return."""
+    if _UNMIGRATED and store in _UNMIGRATED:
+        await _migrate_async(store)
+    result: Any = None
+    error: StoreError | None = None
+    while True:
+        try:
+            op = steps.throw(error) if error is not None else steps.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        started = time.perf_counter() if hooks else None
+        try:
+            match op:
+                case Load(key):
+                    result = await store.load(key)
+                case Create(key, record):
+                    await store.save(key, record, must_create=True)
+                    result = store.carry(key, record)
+                case Apply(key, change, base):
+                    applied = await store.apply(key, change, base)
+                    result = _applied(store, key, applied)
+                case Delete(key):
+                    await store.delete(key)
+                    result = None
+        except StoreError as exc:
+            error = _failed(hooks, store, op, started, exc)
+            continue
+        if hooks:
+            _succeeded(hooks, store, op, result, started)
+
+
+def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> T:
+    """Run ``steps`` against the sync store API and return what they return."""
+    if _UNMIGRATED and store in _UNMIGRATED:
+        _migrate_sync(store)
+    result: Any = None
+    error: StoreError | None = None
+    while True:
+        try:
+            op = steps.throw(error) if error is not None else steps.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        started = time.perf_counter() if hooks else None
+        try:
+            match op:
+                case Load(key):
+                    result = store.load_sync(key)
+                case Create(key, record):
+                    store.save_sync(key, record, must_create=True)
+                    result = store.carry(key, record)
+                case Apply(key, change, base):
+                    applied = store.apply_sync(key, change, base)
+                    result = _applied(store, key, applied)
+                case Delete(key):
+                    store.delete_sync(key)
+                    result = None
+        except StoreError as exc:
+            error = _failed(hooks, store, op, started, exc)
+            continue
+        if hooks:
+            _succeeded(hooks, store, op, result, started)
+
+
+def _applied(store: Store, key: str, record: SessionRecord | None) -> Applied | None:
+    return None if record is None else Applied(record, store.carry(key, record))
+
+
+def _failed(
+    hooks: Sequence[EventHook], store: Store, op: Op, started: float | None, exc: StoreError
+) -> StoreError:
+    # A taken key is the create's normal retry path, not an outage.
+    if hooks and not isinstance(exc, SessionKeyExists):
+        emit(hooks, "store_error", store, op.key, started, exc)
+    return exc
+
+
+_EVENT: dict[type[Op], EventKind] = {Load: "loaded", Create: "created", Apply: "saved"}
+
+
+def _succeeded(
+    hooks: Sequence[EventHook], store: Store, op: Op, result: Any, started: float | None
+) -> None:
+    if isinstance(op, Delete):
+        emit(hooks, op.why, store, op.key, started)
+        return
+    # A load or apply that finds no live record means the session is gone.
+    kind = _EVENT[type(op)] if result is not None or isinstance(op, Create) else "expired"
+    emit(hooks, kind, store, op.key, started)

@@ -1,0 +1,222 @@
+"""CachedDatabaseStore never serves what the database no longer holds, however
+slow the cache's writes: a logout or a write racing a cache fill wins.
+
+The cache is a real store of each kind (memory, Redis, Memcached) behind a
+wrapper that holds its writes back, so a fill lands after the logout."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionary import StoreUnavailable
+from sessionary._keys import new_key
+from sessionary.stores.base import Change, SessionRecord, Store
+from sessionary.stores.cached_database import CachedDatabaseStore
+from sessionary.stores.memory import MemoryStore
+
+from .conftest import FakeClock
+from .store_registry import STORES
+
+
+class SlowWrites(Store):
+    """A cache store whose writes of session data wait: for a gate, or a random delay.
+
+    Writes of an empty record (a placeholder) and deletes go through at once.
+    """
+
+    def __init__(self, inner: Store) -> None:
+        super().__init__(clock=inner.clock)
+        self.inner = inner
+        self.gate: asyncio.Event | None = None
+        self.sync_gate: threading.Event | None = None
+        self.held = asyncio.Event()
+        self.sync_held = threading.Event()
+        self.max_delay = 0.0
+
+    async def _hold(self) -> None:
+        if self.gate is not None:
+            self.held.set()
+            await self.gate.wait()
+        elif self.max_delay:
+            await asyncio.sleep(random.uniform(0, self.max_delay))
+
+    def _hold_sync(self) -> None:
+        if self.sync_gate is not None:
+            self.sync_held.set()
+            assert self.sync_gate.wait(10)
+
+    async def load(self, key: str) -> SessionRecord | None:
+        return await self.inner.load(key)
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        if record.data:
+            await self._hold()
+        await self.inner.save(key, record, must_create=must_create)
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        await self._hold()
+        return await self.inner.apply(key, change, base)
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+
+    def load_sync(self, key: str) -> SessionRecord | None:
+        return self.inner.load_sync(key)
+
+    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        if record.data:
+            self._hold_sync()
+        self.inner.save_sync(key, record, must_create=must_create)
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        self._hold_sync()
+        return self.inner.apply_sync(key, change, base)
+
+    def delete_sync(self, key: str) -> None:
+        self.inner.delete_sync(key)
+
+
+@pytest.fixture(params=["memory", "redis", "memcached"])
+async def cached(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    async with STORES["sqlite"](tmp_path) as database, STORES[request.param](tmp_path) as cache:
+        slow = SlowWrites(cache)
+        yield CachedDatabaseStore(database, slow), slow
+
+
+def record(now: float, **data: str) -> SessionRecord:
+    return SessionRecord("", {k: f'"{v}"' for k, v in data.items()}, now, now, now + 600, version=1)
+
+
+async def test_logout_during_a_slow_cache_fill_is_not_served_from_the_cache(cached: Any) -> None:
+    store, slow = cached
+    key = new_key()
+    await store.save(key, record(store.clock(), a="1"), must_create=True)
+    await slow.inner.delete(key)  # evicted: the next read fills the cache
+    slow.gate = asyncio.Event()
+    reader = asyncio.create_task(store.load(key))  # misses, reads the row, fills slowly
+    await asyncio.wait_for(slow.held.wait(), 5)
+    await store.delete(key)  # logout, while the fill is in flight
+    slow.gate.set()
+    await reader
+    slow.gate = None
+    assert await store.load(key) is None
+    assert await store.load(key) is None  # not in the cache either, even on a second read
+
+
+async def test_write_during_a_slow_cache_fill_is_not_undone_by_the_cache(cached: Any) -> None:
+    store, slow = cached
+    key = new_key()
+    now = store.clock()
+    await store.save(key, record(now, a="1"), must_create=True)
+    await slow.inner.delete(key)
+    slow.gate = asyncio.Event()
+    reader = asyncio.create_task(store.load(key))
+    await asyncio.wait_for(slow.held.wait(), 5)
+    change = Change(set={"a": '"2"'}, delete=frozenset(), last_seen=now, expires=now + 600)
+    assert await store.apply(key, change) is not None
+    slow.gate.set()
+    await reader
+    slow.gate = None
+    for _ in range(2):
+        loaded = await store.load(key)
+        assert loaded is not None
+        assert loaded.data == {"a": '"2"'}
+
+
+def test_logout_during_a_slow_cache_fill_is_not_served_sync(cached: Any) -> None:
+    store, slow = cached
+    key = new_key()
+    store.save_sync(key, record(store.clock(), a="1"), must_create=True)
+    slow.inner.delete_sync(key)
+    slow.sync_gate = threading.Event()
+    reader = threading.Thread(target=store.load_sync, args=(key,))
+    reader.start()
+    assert slow.sync_held.wait(5)
+    store.delete_sync(key)
+    slow.sync_gate.set()
+    reader.join(10)
+    slow.sync_gate = None
+    assert store.load_sync(key) is None
+    assert store.load_sync(key) is None
+
+
+async def test_thirty_logouts_racing_slow_refills_all_stay_logged_out(cached: Any) -> None:
+    store, slow = cached
+    slow.max_delay = 0.02
+    served = 0
+    for _ in range(30):
+        key = new_key()
+        await store.save(key, record(store.clock(), a="1"), must_create=True)
+        await slow.inner.delete(key)
+        readers = [asyncio.create_task(store.load(key)) for _ in range(3)]
+        await asyncio.sleep(random.uniform(0, 0.01))
+        await store.delete(key)
+        await asyncio.gather(*readers)
+        await asyncio.sleep(0.025)  # every held fill has landed by now
+        if await store.load(key) is not None:
+            served += 1
+    assert served == 0
+
+
+async def test_cache_hit_keeps_the_records_own_times_and_user(cached: Any) -> None:
+    store, slow = cached
+    key = new_key()
+    now = store.clock()
+    original = SessionRecord(
+        "", {"a": '"1"'}, now - 500, now - 5, now + 600, user_id="alice", version=3
+    )
+    await store.save(key, original, must_create=True)
+    first = await store.load(key)  # fills the cache
+    second = await store.load(key)  # served from it
+    assert first is not None
+    assert second is not None
+    for loaded in (first, second):
+        assert (loaded.created, loaded.user_id, loaded.data) == (now - 500, "alice", {"a": '"1"'})
+        assert loaded.expires == now + 600  # the session's, not the cached copy's
+        assert not any(name.startswith("cache:") for name in loaded.meta)
+    cached_copy = await slow.inner.load(key)
+    assert cached_copy is not None  # the second read was a cache hit
+    assert cached_copy.expires <= now + store.cache_seconds + 5  # filled a moment later
+
+
+class Unreachable(MemoryStore):
+    """A memory cache whose deletes fail while ``down``, as an unreachable server's would."""
+
+    down = False
+
+    async def delete(self, key: str) -> None:
+        if self.down:
+            raise StoreUnavailable("cache is down")
+        await super().delete(key)
+
+
+async def test_a_logout_the_cache_missed_is_served_no_longer_than_cache_seconds(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with STORES["sqlite"](tmp_path) as database:
+        cache = Unreachable()
+        store = CachedDatabaseStore(database, cache, cache_seconds=60)
+        store.clock = clock
+        key = new_key()
+        now = clock()
+        await store.save(key, SessionRecord("", {}, now, now, now + 3600), must_create=True)
+        assert await store.load(key) is not None  # cached now
+        cache.down = True
+        await store.delete(key)  # the database forgets; the cache cannot be told
+        cache.down = False
+        clock.advance(59)
+        assert await store.load(key) is not None  # the gap: served from the stale copy
+        clock.advance(2)
+        assert await store.load(key) is None  # but never longer than cache_seconds
