@@ -15,8 +15,9 @@ that the runners of ``_ops`` execute on the async or the sync store API.
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _core
 from ._ops import Load, Steps, run_async, run_sync
@@ -145,16 +146,16 @@ def _report(what: str, exc: StoreError) -> None:
     logger.error("%s: %s", what, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
 
 
-async def open_async(
+def open_async(
     config: SessionConfig,
     incoming: _core.Incoming,
     session_class: type[Session] = Session,
     *,
     degrade: bool = True,
-) -> Opened:
-    """:func:`open_plan` on the async store API."""
+) -> Coroutine[Any, Any, Opened]:
+    """:func:`open_plan` on the async store API (await the result)."""
     steps = open_plan(config, incoming, session_class, degrade=degrade)
-    return await run_async(config.store, steps, config.event_hooks)
+    return run_async(config.store, steps, config.event_hooks)
 
 
 def open_sync(
@@ -169,9 +170,11 @@ def open_sync(
     return run_sync(config.store, steps, config.event_hooks)
 
 
-async def commit_async(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
-    """:func:`commit_plan` on the async store API."""
-    return await run_async(config.store, commit_plan(config, opened, status), config.event_hooks)
+def commit_async(
+    config: SessionConfig, opened: Opened, status: int | None
+) -> Coroutine[Any, Any, Outcome]:
+    """:func:`commit_plan` on the async store API (await the result)."""
+    return run_async(config.store, commit_plan(config, opened, status), config.event_hooks)
 
 
 def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
