@@ -486,3 +486,23 @@ def test_flask_answers_503_when_postgresql_dies_mid_request_and_recovers(
     assert down.headers.getlist("Set-Cookie") == []
     proxy.restore()
     assert client.get("/write").text == "2"  # the failed save left no trace
+
+
+def test_a_login_on_a_session_without_data_keeps_its_cookie(store_url: str) -> None:
+    from sessionary import auth
+
+    app = Flask(__name__)
+    init_app(app, SessionConfig(store=store_url))
+
+    @app.get("/login")
+    def login() -> str:
+        auth.login(cast(FlaskSession, session), "ada")
+        return "in"
+
+    @app.get("/who")
+    def who() -> str:
+        return str(auth.get_user_id(cast(FlaskSession, session)))
+
+    client = app.test_client()
+    assert "Max-Age=0" not in client.get("/login").headers["Set-Cookie"]
+    assert client.get("/who").text == "ada"

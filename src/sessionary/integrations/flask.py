@@ -217,7 +217,9 @@ class SessionaryInterface(SessionInterface):
             storage.update()
         config = session.config
         changed = session.modified
-        emptied = changed and not session.has_data()
+        # A session bound to a user by auth.login holds the binding, not data:
+        # it is not empty.
+        emptied = changed and not session.has_data() and session.user_id is None
         if emptied:
             # Flask deletes a session its request left empty (and its cookie),
             # where Django would keep the key: the Flask dialect wins here.
