@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 from . import _core
 from ._ops import Load, Steps, run_async, run_sync
 from ._session import Session
-from .exceptions import CorruptRecord, StoreError
+from .exceptions import CorruptRecord, SessionTooLarge, StoreError
 
 if TYPE_CHECKING:
     from ._config import SessionConfig
@@ -123,6 +123,9 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
         return Outcome(unavailable=opened.unavailable)
     try:
         yield from session.commit_plan(save=status is not None and status < 500)
+    except SessionTooLarge as exc:
+        # Growth no assignment could see (a nested value appended to in place).
+        _not_saved(session, exc)
     except StoreError as exc:
         if status is None:
             # The app's own exception is on its way: report, do not replace it.
@@ -136,6 +139,19 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
     if status is None:
         return Outcome()
     return Outcome(_core.response_headers(config, session, opened.incoming))
+
+
+def _not_saved(session: Session, exc: SessionTooLarge) -> None:
+    # The app has answered: the response goes out and the client keeps its
+    # previous session, rather than a 500 after the fact.
+    logger.error("session not saved: %s", exc)
+    session.mark_unpersisted()
+
+
+def _unsaved_outcome(config: SessionConfig, opened: Opened, exc: SessionTooLarge) -> Outcome:
+    """A store that refused the record's size at save (a data error, not an outage)."""
+    _not_saved(opened.session, exc)
+    return Outcome(_core.response_headers(config, opened.session, opened.incoming))
 
 
 def _report(what: str, exc: StoreError) -> None:
@@ -171,9 +187,17 @@ def open_sync(
 
 async def commit_async(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
     """:func:`commit_plan` on the async store API."""
-    return await run_async(config.store, commit_plan(config, opened, status), config.event_hooks)
+    try:
+        return await run_async(
+            config.store, commit_plan(config, opened, status), config.event_hooks
+        )
+    except SessionTooLarge as exc:
+        return _unsaved_outcome(config, opened, exc)
 
 
 def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
     """:func:`commit_plan` on the sync store API."""
-    return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
+    try:
+        return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
+    except SessionTooLarge as exc:
+        return _unsaved_outcome(config, opened, exc)
