@@ -3,7 +3,11 @@
 The proxy runs its own event loop in a thread, so it serves sync and async
 clients alike. ``cut()`` drops every open connection and refuses new ones
 (the server "goes down"); ``restore()`` brings it back on the same port;
-``blackhole()`` accepts connections and never answers (a hung server).
+``blackhole()`` accepts connections and never answers (a hung server);
+``stall()`` keeps every connection open but stops forwarding, in both
+directions, until ``resume()`` delivers what was held (a frozen server, or a
+network that stops delivering, with the client's pool warm); ``drop()``
+aborts the open connections and keeps listening (a server restart).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._mode = "forward"
+        self._flowing: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._call(self._listen())
@@ -31,6 +36,9 @@ class TcpProxy:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)  # type: ignore[arg-type]
 
     async def _listen(self) -> None:
+        if self._flowing is None:
+            self._flowing = asyncio.Event()
+            self._flowing.set()
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -46,9 +54,13 @@ class TcpProxy:
             return
         self._writers.add(up_writer)
 
+        flowing = self._flowing
+        assert flowing is not None
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, ConnectionError):
                 while data := await src.read(65536):
+                    await flowing.wait()  # held while stalled, delivered on resume
                     dst.write(data)
                     await dst.drain()
             dst.close()
@@ -79,7 +91,37 @@ class TcpProxy:
         self._mode = "blackhole"
         self._call(self._listen())
 
+    def stall(self) -> None:
+        """Stop forwarding on every connection, old and new; keep them all open."""
+        self._loop.call_soon_threadsafe(self._clear_flowing)
+
+    def resume(self) -> None:
+        """Forward again, delivering what the stall held back."""
+        self._loop.call_soon_threadsafe(self._set_flowing)
+
+    def _clear_flowing(self) -> None:
+        assert self._flowing is not None
+        self._flowing.clear()
+
+    def _set_flowing(self) -> None:
+        assert self._flowing is not None
+        self._flowing.set()
+
+    async def _abort_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def _set_flowing_threadsafe(self) -> None:
+        if self._flowing is not None:
+            self._loop.call_soon_threadsafe(self._set_flowing)
+
+    def drop(self) -> None:
+        """Abort every open connection (a server restart); new ones are accepted."""
+        self._call(self._abort_connections())
+
     def close(self) -> None:
+        self._set_flowing_threadsafe()
         self._call(self._close_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

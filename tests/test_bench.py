@@ -42,3 +42,12 @@ def test_bench_writes_verified_results_for_two_stores(
     assert "### SQLite" in markdown
     assert "**sessionary** (sync)" in markdown
     assert re.search(r"\[\s*1/\d+\] ", capsys.readouterr().err)  # progress was shown
+
+
+def test_the_cli_bench_command_runs_the_harness_from_the_clone(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from sessionary.cli import main as cli_main
+
+    assert cli_main(["bench", "--help"]) == 0
+    assert "python -m benchmarks" in capfd.readouterr().out

@@ -115,8 +115,11 @@ def open_session(
     from ._session import Session
 
     cls = session_class or Session
-    now = config.now()
-    if record is not None and not _within_timeouts(config, record, now):
+    if (
+        record is not None
+        and (config.idle_timeout is not None or config.absolute_timeout is not None)
+        and not _within_timeouts(config, record, config.now())
+    ):
         record = None
     if record is None or incoming.key is None:
         return cls(config, None, client=incoming.client)
@@ -156,7 +159,7 @@ def response_headers(
     if session.was_saved and session.session_key is not None:
         max_age = expires = None
         if not session.get_expire_at_browser_close():
-            now = config.now()
+            now = (config.clock or config.store.clock)()  # config.now(), inlined: every response
             max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
         value = session.carried or session.session_key

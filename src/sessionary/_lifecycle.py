@@ -15,8 +15,9 @@ that the runners of ``_ops`` execute on the async or the sync store API.
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _core
 from ._ops import Load, Steps, run_async, run_sync
@@ -36,6 +37,7 @@ __all__ = [
     "open_async",
     "open_plan",
     "open_sync",
+    "too_large_outcome",
 ]
 
 logger = logging.getLogger("sessionary")
@@ -148,8 +150,13 @@ def _not_saved(session: Session, exc: SessionTooLarge) -> None:
     session.mark_unpersisted()
 
 
-def _unsaved_outcome(config: SessionConfig, opened: Opened, exc: SessionTooLarge) -> Outcome:
-    """A store that refused the record's size at save (a data error, not an outage)."""
+def too_large_outcome(config: SessionConfig, opened: Opened, exc: SessionTooLarge) -> Outcome:
+    """The outcome when the store refused the record's size at save (a data error,
+    not an outage): logged, not saved, the previous cookie left in place.
+
+    The async edge catches ``SessionTooLarge`` around :func:`commit_async`
+    and calls this (a wrapper coroutine here would cost every request a frame).
+    """
     _not_saved(opened.session, exc)
     return Outcome(_core.response_headers(config, opened.session, opened.incoming))
 
@@ -161,16 +168,16 @@ def _report(what: str, exc: StoreError) -> None:
     logger.error("%s: %s", what, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
 
 
-async def open_async(
+def open_async(
     config: SessionConfig,
     incoming: _core.Incoming,
     session_class: type[Session] = Session,
     *,
     degrade: bool = True,
-) -> Opened:
-    """:func:`open_plan` on the async store API."""
+) -> Coroutine[Any, Any, Opened]:
+    """:func:`open_plan` on the async store API (await the result)."""
     steps = open_plan(config, incoming, session_class, degrade=degrade)
-    return await run_async(config.store, steps, config.event_hooks)
+    return run_async(config.store, steps, config.event_hooks)
 
 
 def open_sync(
@@ -185,14 +192,11 @@ def open_sync(
     return run_sync(config.store, steps, config.event_hooks)
 
 
-async def commit_async(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
-    """:func:`commit_plan` on the async store API."""
-    try:
-        return await run_async(
-            config.store, commit_plan(config, opened, status), config.event_hooks
-        )
-    except SessionTooLarge as exc:
-        return _unsaved_outcome(config, opened, exc)
+def commit_async(
+    config: SessionConfig, opened: Opened, status: int | None
+) -> Coroutine[Any, Any, Outcome]:
+    """:func:`commit_plan` on the async store API (await the result)."""
+    return run_async(config.store, commit_plan(config, opened, status), config.event_hooks)
 
 
 def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
@@ -200,4 +204,4 @@ def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Ou
     try:
         return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
     except SessionTooLarge as exc:
-        return _unsaved_outcome(config, opened, exc)
+        return too_large_outcome(config, opened, exc)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -95,7 +94,9 @@ Steps = Generator[Op, Any, T]
 
 # Stores whose schema is created the first time a runner uses them (the
 # embedded SQLite default: zero configuration). Once per process, not per request.
-_UNMIGRATED: weakref.WeakSet[Store] = weakref.WeakSet()
+# A plain set (not a WeakSet, whose truth test is Python code): the runners
+# test it on every call.
+_UNMIGRATED: set[Store] = set()
 _MIGRATING = threading.Lock()
 
 
@@ -148,10 +149,10 @@ async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = 
                     result = await store.load(key)
                 case Create(key, record):
                     await store.save(key, record, must_create=True)
-                    result = store.carry(key, record)
+                    result = store.carry(key, record) if store.client_side else key
                 case Apply(key, change, base):
                     applied = await store.apply(key, change, base)
-                    result = _applied(store, key, applied)
+                    result = None if applied is None else _applied(store, key, applied)
                 case Delete(key):
                     await store.delete(key)
                     result = None
@@ -181,10 +182,10 @@ def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> 
                     result = store.load_sync(key)
                 case Create(key, record):
                     store.save_sync(key, record, must_create=True)
-                    result = store.carry(key, record)
+                    result = store.carry(key, record) if store.client_side else key
                 case Apply(key, change, base):
                     applied = store.apply_sync(key, change, base)
-                    result = _applied(store, key, applied)
+                    result = None if applied is None else _applied(store, key, applied)
                 case Delete(key):
                     store.delete_sync(key)
                     result = None
@@ -195,8 +196,10 @@ def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> 
             _succeeded(hooks, store, op, result, started)
 
 
-def _applied(store: Store, key: str, record: SessionRecord | None) -> Applied | None:
-    return None if record is None else Applied(record, store.carry(key, record))
+def _applied(store: Store, key: str, record: SessionRecord) -> Applied:
+    # A server-side store carries the key (Store.carry's default): skip the
+    # call on the hot path.
+    return Applied(record, store.carry(key, record) if store.client_side else key)
 
 
 def _failed(

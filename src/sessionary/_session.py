@@ -266,7 +266,7 @@ class Session(dict[str, Any]):
         old = self._raw.get(name)
         size = self.encoded_size() + len(raw) - (len(name) + len(old) if old is not None else 0)
         size += len(name)
-        if size > self.size_limit:
+        if size > (self._limit if self._limit >= 0 else self.size_limit):
             raise SessionTooLarge(size, self.size_limit)
         self.accessed = True
         self._modified = True
@@ -589,9 +589,10 @@ class Session(dict[str, Any]):
         if not self.should_save:
             return
         size = self.encoded_size()
-        if size > self.size_limit:
+        if size > (self._limit if self._limit >= 0 else self.size_limit):
             raise SessionTooLarge(size, self.size_limit)
-        now = self._config.now()
+        config = self._config
+        now = (config.clock or config.store.clock)()  # config.now(), inlined: every commit
         meta_uid = self._meta.pop("uid", _MISSING)
         if self._record is None:
             yield from self._create(now, meta_uid)

@@ -30,10 +30,12 @@ class WSGISessionMiddleware:
         # Without a config: the options, then SESSIONARY_* for what they leave out.
         self.config = config if config is not None else SessionConfig.from_env(**options)
         self.store = self.config.store
+        self._token_key = _environ_key(self.config.header_name)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config
-        opened = _lifecycle.open_sync(config, incoming_from_environ(config, environ))
+        incoming = incoming_from_environ(config, environ, self._token_key)
+        opened = _lifecycle.open_sync(config, incoming)
         if opened.unavailable is not None:
             return _refuse(opened.unavailable, start_response)
         environ[ENVIRON_KEY] = opened.session
@@ -87,15 +89,25 @@ class WSGISessionMiddleware:
         return started_lazily()
 
 
-def incoming_from_environ(config: SessionConfig, environ: Environ) -> _core.Incoming:
-    """What a WSGI request carried, by the configured transport."""
+def _environ_key(header_name: str) -> str:
+    return "HTTP_" + header_name.upper().replace("-", "_")
+
+
+def incoming_from_environ(
+    config: SessionConfig, environ: Environ, token_key: str | None = None
+) -> _core.Incoming:
+    """What a WSGI request carried, by the configured transport.
+
+    ``token_key`` is the environ key of ``config.header_name`` (worked out
+    when omitted).
+    """
     cookie = environ.get("HTTP_COOKIE")
     return _core.read_request(
         config,
         (cookie,) if cookie else (),
         environ.get("HTTP_USER_AGENT"),
         environ.get("REMOTE_ADDR"),
-        token=environ.get("HTTP_" + config.header_name.upper().replace("-", "_")),
+        token=environ.get(token_key or _environ_key(config.header_name)),
         query_string=environ.get("QUERY_STRING", ""),
         secure=environ.get("wsgi.url_scheme") == "https",
     )

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn, cast
 
 from .__about__ import __version__
@@ -157,6 +159,23 @@ def _sessions(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(options: Sequence[str]) -> int:
+    """Run the side-by-side benchmarks of a clone's ``benchmarks/`` directory.
+
+    The harness is not in the wheel and the package never imports it: it runs
+    as ``python -m benchmarks`` in the clone this package was installed from.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "runner.py").is_file():
+        raise CommandFailed(
+            "the benchmark harness lives in the source tree: run it from a clone"
+            " (uv run python -m benchmarks)"
+        )
+    # The arguments go to our own harness, run by this interpreter: no shell.
+    harness = [sys.executable, "-m", "benchmarks", *options]
+    return subprocess.run(harness, cwd=root, check=False).returncode  # noqa: S603
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sessionary",
@@ -190,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_option(sessions)
     sessions.set_defaults(func=cmd_sessions)
 
+    # Listed for --help; main() hands everything after "bench" to the harness.
+    sub.add_parser("bench", help="the side-by-side benchmarks, from a clone (bench --help)")
+
     for register in _EXTENSIONS:
         register(sub)
     return parser
@@ -220,6 +242,13 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        try:
+            return cmd_bench(argv[1:])
+        except CommandFailed as exc:
+            print(f"sessionary bench: {exc}", file=sys.stderr)
+            return 1
     args = build_parser().parse_args(argv)
     func: Command = args.func
     prefix = f"sessionary {args.command}"

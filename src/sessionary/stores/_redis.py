@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..exceptions import ConfigurationError, CorruptRecord
+from ._deadline import parse_seconds
 from .base import Change, SessionRecord
 
 DEFAULT_PREFIX = "sessionary:"
@@ -164,11 +165,13 @@ def parse_url(url: str) -> dict[str, Any]:
 
     ``redis://`` and ``rediss://`` pass through to redis-py;
     ``redis+cluster://h:p[,h:p]`` and ``redis+sentinel://h:p[,h:p]/service[/db]``
-    are ours. ``?prefix=`` sets the key prefix.
+    are ours. ``?prefix=`` sets the key prefix, ``?timeout=`` (seconds) the
+    timeout of connecting and of every command.
     """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     prefix = query.pop("prefix", [DEFAULT_PREFIX])[-1]
+    timeout = parse_seconds("timeout", query.pop("timeout", [None])[-1])
     scheme = parts.scheme.lower()
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
     path = [p for p in parts.path.split("/") if p]
@@ -180,7 +183,12 @@ def parse_url(url: str) -> dict[str, Any]:
         )
     if scheme in ("redis", "rediss"):
         base = url.split("?", 1)[0]
-        return {"kind": "single", "url": base + (f"?{rest}" if rest else ""), "prefix": prefix}
+        return {
+            "kind": "single",
+            "url": base + (f"?{rest}" if rest else ""),
+            "prefix": prefix,
+            "timeout": timeout,
+        }
     hosts = []
     for host in parts.netloc.rsplit("@", 1)[-1].split(","):
         name, _, port = host.partition(":")
@@ -192,7 +200,13 @@ def parse_url(url: str) -> dict[str, Any]:
             raise ConfigurationError("store", f"bad port in {url!r}") from None
     password = unquote(parts.password) if parts.password else None
     if scheme == "redis+cluster":
-        return {"kind": "cluster", "hosts": hosts, "password": password, "prefix": prefix}
+        return {
+            "kind": "cluster",
+            "hosts": hosts,
+            "password": password,
+            "prefix": prefix,
+            "timeout": timeout,
+        }
     if scheme == "redis+sentinel":
         if not path:
             raise ConfigurationError("store", f"{url!r} names no sentinel service (…/mymaster)")
@@ -204,5 +218,6 @@ def parse_url(url: str) -> dict[str, Any]:
             "db": db,
             "password": password,
             "prefix": prefix,
+            "timeout": timeout,
         }
     raise ConfigurationError("store", f"unknown Redis scheme {scheme!r}")

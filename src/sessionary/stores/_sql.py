@@ -248,7 +248,9 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
 
         if exc is None:
             return
-        if isinstance(exc, sa.exc.IntegrityError) and self.creating:
+        if isinstance(exc, TimeoutError):
+            raise StoreUnavailable(f"database did not answer in time ({exc})") from exc
+        if isinstance(exc, sa.exc.IntegrityError) and self.creating and _is_duplicate_key(exc):
             raise SessionKeyExists("session key already exists") from exc
         if isinstance(exc, sa.exc.NoSuchModuleError | ModuleNotFoundError):
             raise missing_driver(self.url, exc) from exc
@@ -259,7 +261,26 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
         ):
             raise StoreUnavailable(f"database unavailable: {_first_line(exc)}") from exc
         if isinstance(exc, sa.exc.SQLAlchemyError | OSError):
-            raise StoreError(f"database error: {_first_line(exc)}") from exc
+            # Only the first line, and not the driver's error as the cause: the
+            # rest may quote the row (PostgreSQL's "Failing row contains ..."),
+            # which holds session data, and the error is logged with its chain.
+            raise StoreError(f"database error: {_first_line(exc)}") from None
+
+
+def _is_duplicate_key(exc: sa.exc.IntegrityError) -> bool:
+    """A unique-key clash (the key exists), not another constraint refusing the row.
+
+    Taking any integrity error for a clash would make the caller retry a new
+    key, forever, for a row no key can save.
+    """
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):  # MySQL/MariaDB: ER_DUP_ENTRY
+        return args[0] == 1062
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:  # PostgreSQL: unique_violation
+        return bool(code == "23505")
+    return "unique" in str(orig).lower()  # SQLite: "UNIQUE constraint failed"
 
 
 # Faults the operator fixes in the URL or the schema, told apart by the driver's

@@ -27,10 +27,14 @@ except ImportError as exc:  # exercised by tests/test_cli.py with the drivers hi
     raise MissingDependency("MemcachedStore (pymemcache, aiomcache)", "memcached") from exc
 
 from ._composed import ComposedStore
+from ._deadline import parse_seconds
+from ._loops import AsyncPerLoop
 from ._memcached import DEFAULT_PREFIX, ITEM_LIMIT, Command, Logic, Router, Steps, parse_servers
 from .base import Progress
 
 __all__ = ["MemcachedStore"]
+
+DEFAULT_TIMEOUT = 2.0
 
 
 @contextmanager
@@ -94,24 +98,50 @@ class _SyncDriver:
 
 
 class _Client(aiomcache.Client):
-    """aiomcache's client, minus its busy loop when the server closes the socket.
+    """aiomcache's client, made safe to interrupt and to lose its server.
 
-    aiomcache 0.8 reads a reply with ``while not line.endswith(b"\\r\\n")``; at EOF
-    ``readline`` returns ``b""`` without suspending, so a memcached that dies
-    mid-command pins the event loop forever and no timeout can fire. An empty
-    read here is a dropped connection, raised as one.
+    A command cut short (cancelled, or timed out by ``wait_for``) leaves its
+    reply unread on the connection; aiomcache 0.8 returns that connection to
+    its pool (it discards a connection only on ``Exception``, and cancellation
+    is not one), so every later command on it reads the previous command's
+    answer: after one stall, loads return the wrong record or none. Here a
+    connection whose command did not complete is marked broken, so the pool
+    closes it instead of reusing it.
+
+    aiomcache also reads a reply with ``while not line.endswith(b"\r\n")``; at
+    EOF ``readline`` returns ``b""`` without suspending, so a memcached that
+    dies mid-command pins the event loop forever and no timeout can fire. An
+    empty read here is a dropped connection, raised as one.
     """
 
     async def _execute_simple_command(self, conn: Any, raw_command: bytes) -> bytes:
-        conn.writer.write(raw_command)
-        await conn.writer.drain()
-        response = bytearray()
-        while not response.endswith(b"\r\n"):
-            line = await conn.reader.readline()
-            if not line:
-                raise ConnectionResetError("memcached closed the connection")
-            response.extend(line)
-        return bytes(response[:-2])
+        with _discard_unless_done(conn):
+            conn.writer.write(raw_command)
+            await conn.writer.drain()
+            response = bytearray()
+            while not response.endswith(b"\r\n"):
+                line = await conn.reader.readline()
+                if not line:
+                    raise ConnectionResetError("memcached closed the connection")
+                response.extend(line)
+            return bytes(response[:-2])
+
+    async def _multi_get(self, conn: Any, *keys: bytes, with_cas: bool = True) -> Any:
+        parent: Any = super()  # its overloads want a literal ``with_cas``
+        with _discard_unless_done(conn):
+            return await parent._multi_get(conn, *keys, with_cas=with_cas)
+
+
+@contextmanager
+def _discard_unless_done(conn: Any) -> Iterator[None]:
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        if not done:
+            # aiomcache's pool closes a connection whose reader holds an error.
+            conn.reader.set_exception(ConnectionAbortedError("memcached command interrupted"))
 
 
 class _AsyncDriver:
@@ -119,15 +149,16 @@ class _AsyncDriver:
         self.logic = logic
         self.router = router
         self.timeout = timeout
-        self._clients: dict[str, Any] = {}
+        # aiomcache's connections and pool queue belong to one event loop.
+        self._clients: AsyncPerLoop[dict[str, _Client]] = AsyncPerLoop(dict, _close_clients)
 
-    def _client(self, key: bytes) -> Any:
+    def _client(self, key: bytes) -> _Client:
         name = self.router.node(key)
-        client = self._clients.get(name)
+        clients = self._clients.get()
+        client = clients.get(name)
         if client is None:
             host, _, port = name.rpartition(":")
-            client = _Client(host, int(port), pool_size=8)
-            self._clients[name] = client
+            client = clients[name] = _Client(host, int(port), pool_size=8)
         return client
 
     async def _do(self, command: Command) -> Any:
@@ -148,18 +179,24 @@ class _AsyncDriver:
 
     async def run(self, steps: Steps) -> Any:
         result: Any = None
+        # One deadline for the whole operation; a command it cuts short
+        # discards its connection (see _Client).
         with translate_errors():
-            while True:
-                try:
-                    command = steps.send(result)
-                except StopIteration as stop:
-                    return stop.value
-                result = await asyncio.wait_for(self._do(command), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    try:
+                        command = steps.send(result)
+                    except StopIteration as stop:
+                        return stop.value
+                    result = await self._do(command)
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
+        await self._clients.aclose()
+
+
+async def _close_clients(clients: dict[str, _Client]) -> None:
+    for client in clients.values():
+        await client.close()
 
 
 class _Backend:
@@ -215,7 +252,11 @@ async def _zero() -> int:
 
 
 class MemcachedStore(ComposedStore):
-    """Sessions in Memcached. ``timeout`` (seconds) bounds every command."""
+    """Sessions in Memcached.
+
+    ``timeout`` (seconds, default 2; ``?timeout=`` in the URL) bounds
+    connecting and every command; a command cut short closes its connection.
+    """
 
     max_data_bytes: int | None = (ITEM_LIMIT - 16 * 1024) // 2
     """A session this size (as the session counts it) always fits one item (1 MiB).
@@ -229,13 +270,17 @@ class MemcachedStore(ComposedStore):
         self,
         url: str = "memcached://127.0.0.1:11211",
         *,
-        timeout: float = 2.0,
+        timeout: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
         self.url = url
         query = parse_qs(urlsplit(url).query)
         self.prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
+        timeout = (
+            timeout or parse_seconds("timeout", query.get("timeout", [None])[-1]) or DEFAULT_TIMEOUT
+        )
+        self.timeout = timeout
         router = Router(parse_servers(url))
         logic = Logic(self.prefix, self._now)
         self._async = _Backend(_AsyncDriver(logic, router, timeout))

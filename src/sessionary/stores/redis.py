@@ -25,12 +25,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["RedisStore"]
 
+DEFAULT_TIMEOUT = 2.0
+
 
 class RedisStore(ComposedStore):
     """Sessions as Redis hashes with native expiry.
 
-    ``socket_timeout`` and ``socket_connect_timeout`` (seconds) bound every
-    command so a dead server cannot hang a worker; ``client_options`` go to
+    ``timeout`` (seconds, default 2; ``?timeout=`` in the URL) bounds
+    connecting and every command, so a server that stops answering fails the
+    request with ``StoreUnavailable`` instead of hanging a worker; a command
+    cut short closes its connection. ``socket_timeout`` and
+    ``socket_connect_timeout`` set the two apart; ``client_options`` go to
     redis-py's client constructor.
     """
 
@@ -38,8 +43,9 @@ class RedisStore(ComposedStore):
         self,
         url: str = "redis://127.0.0.1:6379/0",
         *,
-        socket_timeout: float = 2.0,
-        socket_connect_timeout: float = 2.0,
+        timeout: float | None = None,
+        socket_timeout: float | None = None,
+        socket_connect_timeout: float | None = None,
         client_options: dict[str, Any] | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -47,9 +53,10 @@ class RedisStore(ComposedStore):
         self.url = url
         target = parse_url(url)
         self.prefix = target["prefix"]
+        self.timeout = timeout or target["timeout"] or DEFAULT_TIMEOUT
         options: dict[str, Any] = {
-            "socket_timeout": socket_timeout,
-            "socket_connect_timeout": socket_connect_timeout,
+            "socket_timeout": socket_timeout or self.timeout,
+            "socket_connect_timeout": socket_connect_timeout or self.timeout,
             **(client_options or {}),
         }
         if target["kind"] == "single":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..._clock import Clock
 from ...exceptions import StoreError
+from .._deadline import AsyncDeadline
+from .._loops import AsyncPerLoop
 from .._sql import (
     Statements,
     configure_sqlite,
@@ -33,51 +37,73 @@ from ..base import (
 MAX_ATTEMPTS = 10
 
 
+class Engines:
+    """The engines of one event loop: transactions (and their writer view), and autocommit."""
+
+    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine) -> None:
+        self.engine = engine
+        self.writer = engine.execution_options(sessionary_write=True)
+        self.autocommit = autocommit
+
+
 class AsyncDatabaseBackend:
-    """Runs the store's statements on an engine created on first use."""
+    """Runs the store's statements on engines made on first use in each event loop."""
 
     def __init__(
-        self, url: URL, statements: Statements, clock: Clock, engine_options: dict[str, Any]
+        self,
+        url: URL,
+        statements: Statements,
+        clock: Clock,
+        engine_options: dict[str, Any],
+        deadline: AsyncDeadline,
     ) -> None:
         self.url = url
         self.statements = statements
         self.clock = clock
         self.engine_options = engine_options
-        self._engine: AsyncEngine | None = None
-        self._writer: AsyncEngine | None = None
-        self._autocommit: AsyncEngine | None = None
+        self.deadline = deadline
+        self._engines = AsyncPerLoop(self._make_engines, self._dispose)
+
+    def _make_engines(self) -> Engines:
+        engine = self._create()
+        if self.url.get_backend_name() == "sqlite":
+            configure_sqlite(engine.sync_engine)
+        # A second pool whose connections stay in autocommit mode, for single
+        # statements. Fixing the mode once per connection, rather than switching
+        # it at each checkout, and skipping the rollback-on-return (there is
+        # never a transaction to end) saves a third of a statement's cost in
+        # SQLAlchemy. No BEGIN at all, on SQLite either: one statement is atomic.
+        autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        self.deadline.attach(engine.sync_engine)
+        self.deadline.attach(autocommit.sync_engine)
+        return Engines(engine, autocommit)
+
+    async def _dispose(self, engines: Engines) -> None:
+        await engines.engine.dispose()
+        await engines.autocommit.dispose()
 
     def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            engine = self._create()
-            if self.url.get_backend_name() == "sqlite":
-                configure_sqlite(engine.sync_engine)
-            self._engine = engine
-        return self._engine
+        return self._engines.get().engine
 
     def writer(self) -> AsyncEngine:
         """The engine for write transactions (on SQLite they start BEGIN IMMEDIATE)."""
-        if self._writer is None:
-            self._writer = self.engine().execution_options(sessionary_write=True)
-        return self._writer
+        return self._engines.get().writer
 
     def autocommit_engine(self) -> AsyncEngine:
-        """A second pool whose connections stay in autocommit mode, for single statements.
-
-        Fixing the mode once per connection, rather than switching it at each
-        checkout, and skipping the rollback-on-return (there is never a
-        transaction to end) saves a third of a statement's cost in SQLAlchemy.
-        No BEGIN at all, on SQLite either: one statement is atomic on its own.
-        """
-        if self._autocommit is None:
-            self._autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-        return self._autocommit
+        return self._engines.get().autocommit
 
     def _create(self, **options: Any) -> AsyncEngine:
         try:
             return create_async_engine(self.url, **self.engine_options, **options)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise missing_driver(self.url, exc) from exc
+
+    @asynccontextmanager
+    async def _guard(self, *, creating: bool = False) -> AsyncIterator[None]:
+        """One operation: the driver's errors translated, its time bounded."""
+        with translate_errors(self.url, creating=creating):
+            async with self.deadline.bound():
+                yield
 
     async def _one(self, statement: Any, params: dict[str, Any]) -> tuple[Any, int]:
         """Run one statement outside a transaction: one round trip, no BEGIN or COMMIT.
@@ -93,18 +119,18 @@ class AsyncDatabaseBackend:
                     row = result.first() if result.returns_rows else None
                     return row, result.rowcount
             except sa.exc.DBAPIError as exc:
-                if attempt or not exc.connection_invalidated:
+                if attempt or not exc.connection_invalidated or self.deadline.expired():
                     raise
         raise AssertionError("unreachable")
 
     async def load(self, key_hash: str) -> SessionRecord | None:
-        with translate_errors(self.url):
+        async with self._guard():
             row, _ = await self._one(self.statements.load, {"h": key_hash, "now": self.clock()})
         return None if row is None else record_from_row(key_hash, row)
 
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
-        with translate_errors(self.url, creating=True):
+        async with self._guard(creating=True):
             if must_create:  # a new session: one INSERT is atomic on its own
                 await self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
                 return
@@ -120,7 +146,7 @@ class AsyncDatabaseBackend:
         self, key_hash: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
         s = self.statements
-        with translate_errors(self.url):
+        async with self._guard():
             if base is not None:
                 # The common case: nobody wrote since our load, and one versioned
                 # UPDATE, atomic on its own, applies the change in one round trip.
@@ -153,12 +179,11 @@ class AsyncDatabaseBackend:
         raise StoreError(f"session update kept conflicting after {MAX_ATTEMPTS} attempts")
 
     async def delete(self, key_hash: str) -> None:
-        with translate_errors(self.url):
-            async with self.writer().begin() as conn:
-                await conn.execute(self.statements.delete, {"h": key_hash})
+        async with self._guard(), self.writer().begin() as conn:
+            await conn.execute(self.statements.delete, {"h": key_hash})
 
     async def exists(self, key_hash: str) -> bool:
-        with translate_errors(self.url):
+        async with self._guard():
             row, _ = await self._one(self.statements.exists, {"h": key_hash, "now": self.clock()})
         return row is not None
 
@@ -168,7 +193,7 @@ class AsyncDatabaseBackend:
         now = self.clock()
         with translate_errors(self.url):
             while True:
-                async with self.writer().begin() as conn:
+                async with self.deadline.bound(), self.writer().begin() as conn:
                     result = await conn.execute(s.expired_batch, {"now": now, "n": batch_size})
                     hashes = [row[0] for row in result]
                     if hashes:
@@ -180,12 +205,11 @@ class AsyncDatabaseBackend:
                     return removed
 
     async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        with translate_errors(self.url):
-            async with self.engine().connect() as conn:
-                result = await conn.execute(
-                    self.statements.for_user, {"u": user_id, "now": self.clock()}
-                )
-                rows = result.all()
+        async with self._guard(), self.engine().connect() as conn:
+            result = await conn.execute(
+                self.statements.for_user, {"u": user_id, "now": self.clock()}
+            )
+            rows = result.all()
         return [SessionInfo.from_record(record_from_row(row[0], row[1:])) for row in rows]
 
     async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
@@ -196,10 +220,9 @@ class AsyncDatabaseBackend:
             statement, params = s.revoke_all, {"u": user_id}
         else:
             statement, params = s.revoke_one, {"u": user_id, "h": target}
-        with translate_errors(self.url):
-            async with self.writer().begin() as conn:
-                result = await conn.execute(statement, params)
-                return int(result.rowcount)
+        async with self._guard(), self.writer().begin() as conn:
+            result = await conn.execute(statement, params)
+            return int(result.rowcount)
 
     async def migrate(self) -> bool:
         with translate_errors(self.url):
@@ -207,8 +230,4 @@ class AsyncDatabaseBackend:
                 return bool(await conn.run_sync(self.statements.create_schema))
 
     async def aclose(self) -> None:
-        engines = [self._engine, self._autocommit]
-        self._engine = self._writer = self._autocommit = None
-        for engine in engines:
-            if engine is not None:
-                await engine.dispose()
+        await self._engines.aclose()

@@ -13,6 +13,7 @@ from redis.sentinel import Sentinel
 
 from ..._clock import Clock
 from ...exceptions import SessionKeyExists, StoreError, StoreUnavailable
+from .._loops import SyncPerLoop
 from .._redis import (
     APPLY,
     SAVE,
@@ -42,41 +43,56 @@ node_class: Any = ClusterNode
 sentinel_class: Any = Sentinel
 
 
+class Handle:
+    """A client with its scripts registered (and, for Sentinel, the sentinels' clients)."""
+
+    def __init__(self, client: Any, sentinels: list[Any]) -> None:
+        self.client = client
+        self.save = client.register_script(SAVE)
+        self.apply = client.register_script(APPLY)
+        self.sentinels = sentinels
+
+
 class SyncRedisBackend:
-    """Runs the store's commands on a client created on first use."""
+    """Runs the store's commands on a client made on first use in each event loop."""
 
     def __init__(self, target: dict[str, Any], clock: Clock, options: dict[str, Any]) -> None:
         self.target = target
         self.prefix: str = target["prefix"]
         self.clock = clock
         self.options = options
-        self._client: Any = None
-        self._sentinels: list[Any] = []
-        self._save: Any = None
-        self._apply: Any = None
+        self._handles = SyncPerLoop(self._connect, self._disconnect)
+
+    def _connect(self) -> Handle:
+        target, options = self.target, self.options
+        client: Any
+        sentinels: list[Any] = []
+        if target["kind"] == "single":
+            client = redis_module.Redis.from_url(target["url"], **options)
+        elif target["kind"] == "cluster":
+            nodes = [node_class(host, port) for host, port in target["hosts"]]
+            client = RedisCluster(startup_nodes=nodes, password=target["password"], **options)
+        else:
+            sentinel = sentinel_class(
+                target["hosts"],
+                sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
+                password=target["password"],
+                **options,
+            )
+            client = sentinel.master_for(target["service"], db=target["db"])
+            sentinels = list(sentinel.sentinels)
+        return Handle(client, sentinels)
+
+    def _disconnect(self, handle: Handle) -> None:
+        handle.client.close()
+        for sentinel in handle.sentinels:
+            sentinel.close()
+
+    def handle(self) -> Handle:
+        return self._handles.get()
 
     def client(self) -> Any:
-        if self._client is None:
-            target, options = self.target, self.options
-            client: Any
-            if target["kind"] == "single":
-                client = redis_module.Redis.from_url(target["url"], **options)
-            elif target["kind"] == "cluster":
-                nodes = [node_class(host, port) for host, port in target["hosts"]]
-                client = RedisCluster(startup_nodes=nodes, password=target["password"], **options)
-            else:
-                sentinel = sentinel_class(
-                    target["hosts"],
-                    sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
-                    password=target["password"],
-                    **options,
-                )
-                client = sentinel.master_for(target["service"], db=target["db"])
-                self._sentinels = list(sentinel.sentinels)
-            self._save = client.register_script(SAVE)
-            self._apply = client.register_script(APPLY)
-            self._client = client
-        return self._client
+        return self._handles.get().client
 
     def load(self, key_hash: str) -> SessionRecord | None:
         with translate_errors():
@@ -89,25 +105,25 @@ class SyncRedisBackend:
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         key = record_key(self.prefix, record.key_hash)
         with translate_errors():
-            client = self.client()
-            done = self._save(keys=[key], args=save_args(record, must_create, self.clock()))
+            handle = self.handle()
+            done = handle.save(keys=[key], args=save_args(record, must_create, self.clock()))
             if not done:
                 raise SessionKeyExists("session key already exists")
             if record.user_id is not None:
-                client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
+                handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
 
     def apply(
         self, key_hash: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
         key = record_key(self.prefix, key_hash)
         with translate_errors():
-            client = self.client()
+            handle = self.handle()
             base_version = base.version if base is not None else -1
-            reply = self._apply(keys=[key], args=apply_args(change, self.clock(), base_version))
+            reply = handle.apply(keys=[key], args=apply_args(change, self.clock(), base_version))
             if reply is None:
                 return None
             if change.set_user and change.user_id is not None:
-                client.sadd(user_key(self.prefix, change.user_id), key_hash)
+                handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
         if len(reply) > 1 or base is None:
             return record_from_hash(key_hash, pairs(reply))
         # Our base was current: the merge is the change applied to it.
@@ -175,9 +191,4 @@ class SyncRedisBackend:
         return pruned
 
     def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()
-        for sentinel in self._sentinels:
-            sentinel.close()
-        self._sentinels = []
+        self._handles.close()
