@@ -318,6 +318,11 @@ def split_into_chunks(
     return pairs
 
 
+def _is_number(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def join_chunks(cookies: Mapping[str, str], name: str) -> tuple[str | None, list[str]]:
     """The value split over ``name``, ``name.1``, ... and the chunk cookies present.
 
@@ -330,7 +335,7 @@ def join_chunks(cookies: Mapping[str, str], name: str) -> tuple[str | None, list
     present = [
         cookie
         for cookie in cookies
-        if cookie.startswith(prefix) and cookie[len(prefix) :].isdigit()
+        if cookie.startswith(prefix) and _is_number(cookie[len(prefix) :])
     ]
     first = cookies.get(name)
     if first is None:
@@ -338,7 +343,7 @@ def join_chunks(cookies: Mapping[str, str], name: str) -> tuple[str | None, list
     count_text, sep, head = first.partition(_COUNT_SEP)
     if not sep:
         return first, present
-    if not (count_text.isdigit() and 2 <= int(count_text) <= _MAX_CHUNKS):
+    if not (_is_number(count_text) and 2 <= int(count_text) <= _MAX_CHUNKS):
         return "", present
     parts = [head]
     for chunk in chunk_names(name, int(count_text))[1:]:
