@@ -198,7 +198,8 @@ async def test_memcached_holds_a_session_at_its_limit_whatever_the_characters(
     # The worst case: characters JSON escapes twice (as a value, then in the record).
     limit = MemcachedStore.max_data_bytes
     assert limit is not None
-    session = Session(SessionConfig(store=CookieStore(), secret_key=SECRET))
+    # A store without a limit of its own: the session counts, memcached holds.
+    session = Session(SessionConfig(store="memory://", max_session_bytes=2 * limit))
     session["v"] = ""
     unit = len(json.dumps(character))  # ASCII-escaped, as the session encodes it
     raw_empty = session.encoded_size()

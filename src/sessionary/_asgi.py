@@ -13,6 +13,7 @@ from typing import Any
 
 from . import _core, _lifecycle
 from ._config import SessionConfig, from_starlette_options
+from .exceptions import SessionTooLarge
 
 __all__ = ["SessionMiddleware"]
 
@@ -71,7 +72,10 @@ class SessionMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                outcome = await _lifecycle.commit_async(config, opened, message["status"])
+                try:
+                    outcome = await _lifecycle.commit_async(config, opened, message["status"])
+                except SessionTooLarge as exc:
+                    outcome = _lifecycle.too_large_outcome(config, opened, exc)
                 if outcome.unavailable is not None:
                     refused = True
                     await _refuse("http", outcome.unavailable, send)

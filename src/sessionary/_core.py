@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from ._keys import is_valid_key
-from .cookies import parse_cookie
+from .cookies import join_chunks, parse_cookie, split_into_chunks
 from .events import emit
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class Incoming:
     key: str | None
     had_cookie: bool
     client: dict[str, str] | None
+    chunks: tuple[str, ...] = ()
+    """The ``name.N`` cookies carrying the rest of a split value (client-side stores)."""
 
 
 def read_request(
@@ -53,7 +55,14 @@ def read_request(
     ``token`` is the value of ``config.header_name``; ``query_string`` and
     ``secure`` (https) matter to the URL transport. Never raises on client input.
     """
-    value = parse_cookie(cookie_headers).get(config.cookie_name)
+    cookies = parse_cookie(cookie_headers)
+    chunks: tuple[str, ...] = ()
+    if config.store.client_side and config.transport == "cookie":
+        # A sealed session too long for one cookie arrives split.
+        value, present = join_chunks(cookies, config.cookie_name)
+        chunks = tuple(present)
+    else:
+        value = cookies.get(config.cookie_name)
     transport = config.transport
     if transport == "header":
         value = token
@@ -72,9 +81,9 @@ def read_request(
     if value is None:
         # A session this request creates (a first sign-in) records its device for
         # the per-user index; the cookie store has no index, and no room to spare.
-        return Incoming(None, False, None if config.store.client_side else client)
+        return Incoming(None, bool(chunks), None if config.store.client_side else client, chunks)
     if config.store.client_side:
-        return Incoming(value, True, client)
+        return Incoming(value, True, client, chunks)
     if not is_valid_key(value):
         security_logger.info("ignored a malformed session key")
         if config.event_hooks:
@@ -149,6 +158,8 @@ def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> lis
     if session.is_empty() and incoming.had_cookie:
         headers.append(("vary", "Cookie"))
         headers.append(("set-cookie", session_cookie(config, '""', 0, _EPOCH)))
+        for chunk in incoming.chunks:
+            headers.append(("set-cookie", session_cookie(config, '""', 0, _EPOCH, name=chunk)))
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
@@ -159,7 +170,20 @@ def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> lis
             max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
         value = session.carried or session.session_key
-        headers.append(("set-cookie", session_cookie(config, value, max_age, expires)))
+        if not config.store.client_side:
+            headers.append(("set-cookie", session_cookie(config, value, max_age, expires)))
+            return headers
+        # A sealed session may need several cookies; chunks the last value
+        # used and this one does not are deleted, or they would linger.
+        sent = set()
+        for name, part in split_into_chunks(config.cookie_name, value):
+            sent.add(name)
+            headers.append(
+                ("set-cookie", session_cookie(config, part, max_age, expires, name=name))
+            )
+        for chunk in incoming.chunks:
+            if chunk not in sent:
+                headers.append(("set-cookie", session_cookie(config, '""', 0, _EPOCH, name=chunk)))
     return headers
 
 
@@ -186,16 +210,22 @@ _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 def session_cookie(
-    config: SessionConfig, value: str, max_age: int | None, expires: float | str | None
+    config: SessionConfig,
+    value: str,
+    max_age: int | None,
+    expires: float | str | None,
+    *,
+    name: str | None = None,
 ) -> str:
     """The session's ``Set-Cookie`` value, spelled as Starlette spells it.
 
     Attribute names are case-insensitive (RFC 6265 section 5.2), but tests
     written for Starlette's ``SessionMiddleware`` match its spelling
     (``path=``, ``domain=``, ``partitioned``, ``Max-Age=`` followed by more
-    attributes); a drop-in keeps it.
+    attributes); a drop-in keeps it. ``name`` is a chunk's name when a
+    sealed session is split over several cookies.
     """
-    parts = [f"{config.cookie_name}={value}", f"path={config.cookie_path}"]
+    parts = [f"{name or config.cookie_name}={value}", f"path={config.cookie_path}"]
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     if expires is not None:

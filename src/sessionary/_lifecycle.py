@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import _core
 from ._ops import Load, Steps, run_async, run_sync
 from ._session import Session
-from .exceptions import CorruptRecord, StoreError
+from .exceptions import CorruptRecord, SessionTooLarge, StoreError
 
 if TYPE_CHECKING:
     from ._config import SessionConfig
@@ -37,6 +37,7 @@ __all__ = [
     "open_async",
     "open_plan",
     "open_sync",
+    "too_large_outcome",
 ]
 
 logger = logging.getLogger("sessionary")
@@ -124,6 +125,9 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
         return Outcome(unavailable=opened.unavailable)
     try:
         yield from session.commit_plan(save=status is not None and status < 500)
+    except SessionTooLarge as exc:
+        # Growth no assignment could see (a nested value appended to in place).
+        _not_saved(session, exc)
     except StoreError as exc:
         if status is None:
             # The app's own exception is on its way: report, do not replace it.
@@ -137,6 +141,24 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
     if status is None:
         return Outcome()
     return Outcome(_core.response_headers(config, session, opened.incoming))
+
+
+def _not_saved(session: Session, exc: SessionTooLarge) -> None:
+    # The app has answered: the response goes out and the client keeps its
+    # previous session, rather than a 500 after the fact.
+    logger.error("session not saved: %s", exc)
+    session.mark_unpersisted()
+
+
+def too_large_outcome(config: SessionConfig, opened: Opened, exc: SessionTooLarge) -> Outcome:
+    """The outcome when the store refused the record's size at save (a data error,
+    not an outage): logged, not saved, the previous cookie left in place.
+
+    The async edge catches ``SessionTooLarge`` around :func:`commit_async`
+    and calls this (a wrapper coroutine here would cost every request a frame).
+    """
+    _not_saved(opened.session, exc)
+    return Outcome(_core.response_headers(config, opened.session, opened.incoming))
 
 
 def _report(what: str, exc: StoreError) -> None:
@@ -179,4 +201,7 @@ def commit_async(
 
 def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Outcome:
     """:func:`commit_plan` on the sync store API."""
-    return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
+    try:
+        return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
+    except SessionTooLarge as exc:
+        return too_large_outcome(config, opened, exc)

@@ -577,10 +577,10 @@ class Session(dict[str, Any]):
     @property
     def size_limit(self) -> int:
         """Bytes of encoded data this session may hold: ``max_session_bytes``,
-        capped by the store's own ``max_data_bytes`` when its class has one."""
+        capped by the store's own ``max_data_bytes`` when it has one."""
         if self._limit < 0:
             limit = self._config.max_session_bytes
-            store_limit = getattr(type(self._config.store), "max_data_bytes", None)
+            store_limit = self._config.store.max_data_bytes
             self._limit = limit if store_limit is None else min(limit, store_limit)
         return self._limit
 

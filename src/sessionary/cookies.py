@@ -13,15 +13,29 @@ from .exceptions import BadSignature
 from .signing import TimestampSigner
 
 __all__ = [
+    "MAX_COOKIE_BYTES",
     "check_cookie",
+    "chunk_names",
+    "chunks_capacity",
+    "chunks_needed",
     "delete_cookie",
     "format_delete_cookie",
     "format_set_cookie",
     "get_signed_cookie",
+    "join_chunks",
     "parse_cookie",
     "set_cookie",
     "set_signed_cookie",
+    "split_into_chunks",
 ]
+
+MAX_COOKIE_BYTES = 4096
+"""What every browser keeps of one cookie: its name, ``=`` and its value."""
+
+# The first chunk of a split value says how many there are ("3~..."): a
+# missing, stale or extra chunk is then noticed rather than glued on.
+_COUNT_SEP = "~"
+_MAX_CHUNKS = 64
 
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _RAISE: Any = object()
@@ -259,3 +273,82 @@ def _append_header(target: Any, header: str) -> None:
         headers.add("Set-Cookie", header)
     else:
         raise TypeError(f"cannot add a header to {type(target).__name__}")
+
+
+# -- values too long for one cookie ---------------------------------------------
+# A value over MAX_COOKIE_BYTES goes out as ``name``, ``name.1``, ``name.2``, ...
+# (as Auth.js and Litestar split theirs); the first carries the count.
+
+
+def chunk_names(name: str, count: int) -> list[str]:
+    """The cookie names of a value split into ``count`` chunks."""
+    return [name, *(f"{name}.{index}" for index in range(1, count))]
+
+
+def chunks_capacity(name: str, count: int, limit: int = MAX_COOKIE_BYTES) -> int:
+    """The longest value (characters) that ``count`` cookies named after ``name`` hold."""
+    room = sum(limit - len(chunk) - 1 for chunk in chunk_names(name, count))
+    return room if count == 1 else room - len(f"{count}{_COUNT_SEP}")
+
+
+def chunks_needed(name: str, length: int, limit: int = MAX_COOKIE_BYTES) -> int:
+    """How many cookies a value of ``length`` characters needs (``ValueError`` past 64)."""
+    count = 1
+    while chunks_capacity(name, count, limit) < length:
+        count += 1
+        if count > _MAX_CHUNKS:
+            raise ValueError(f"a value of {length} characters needs over {_MAX_CHUNKS} cookies")
+    return count
+
+
+def split_into_chunks(
+    name: str, value: str, limit: int = MAX_COOKIE_BYTES
+) -> list[tuple[str, str]]:
+    """``(cookie name, value)`` pairs that carry ``value``, each within ``limit``."""
+    count = chunks_needed(name, len(value), limit)
+    if count == 1:
+        return [(name, value)]
+    pairs: list[tuple[str, str]] = []
+    rest = value
+    for index, chunk in enumerate(chunk_names(name, count)):
+        prefix = f"{count}{_COUNT_SEP}" if index == 0 else ""
+        room = limit - len(chunk) - 1 - len(prefix)
+        pairs.append((chunk, prefix + rest[:room]))
+        rest = rest[room:]
+    return pairs
+
+
+def _is_number(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+    return text.isascii() and text.isdigit()
+
+
+def join_chunks(cookies: Mapping[str, str], name: str) -> tuple[str | None, list[str]]:
+    """The value split over ``name``, ``name.1``, ... and the chunk cookies present.
+
+    The value is ``None`` when no ``name`` cookie came, and ``""`` (which
+    opens as nothing) when its chunks do not add up: a count that is not a
+    number, or a chunk missing. The list names every ``name.N`` cookie the
+    request carried, so a response can delete those no longer needed.
+    """
+    prefix = f"{name}."
+    present = [
+        cookie
+        for cookie in cookies
+        if cookie.startswith(prefix) and _is_number(cookie[len(prefix) :])
+    ]
+    first = cookies.get(name)
+    if first is None:
+        return None, present
+    count_text, sep, head = first.partition(_COUNT_SEP)
+    if not sep:
+        return first, present
+    if not (_is_number(count_text) and 2 <= int(count_text) <= _MAX_CHUNKS):
+        return "", present
+    parts = [head]
+    for chunk in chunk_names(name, int(count_text))[1:]:
+        part = cookies.get(chunk)
+        if part is None:
+            return "", present
+        parts.append(part)
+    return "".join(parts), present

@@ -1,7 +1,10 @@
-"""The HMAC that signs the messages cookie: JSON text, base64url, SHA-256.
+"""How the messages cookie is signed: JSON text, base64url, then the one :class:`Signer`.
 
-Kept here, small and private: a salt per purpose, signing with the newest
-secret and verifying against every secret in constant time.
+The key is derived for the purpose ``messages:<cookie name>``, so a messages
+cookie never verifies as another cookie, nor under another cookie name.
+Cookies signed before the one derivation (a key of ``HMAC(secret,
+"sessionary.messages")``) are still accepted on read during the migration
+window (``docs/security.md``); every write uses the new key.
 """
 
 from __future__ import annotations
@@ -12,38 +15,33 @@ import hmac
 from collections.abc import Sequence
 
 from ..exceptions import BadSignature
+from ..signing import Signer
 
-SALT = b"sessionary.messages"
-
-
-def _key(secret: str) -> bytes:
-    # Derive a purpose-bound key, so the session secret is never used raw.
-    return hmac.new(secret.encode("utf-8"), SALT, hashlib.sha256).digest()
+_LEGACY_SALT = b"sessionary.messages"
 
 
-def _mac(key: bytes, payload: bytes) -> str:
-    digest = hmac.new(key, payload, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+def _legacy_key(secret: str) -> bytes:
+    return hmac.new(secret.encode("utf-8"), _LEGACY_SALT, hashlib.sha256).digest()
 
 
-def sign(text: str, secret: str) -> str:
+def _signer(secrets: Sequence[str], cookie_name: str) -> Signer:
+    secrets = [s for s in secrets if s]
+    legacy = [_legacy_key(s) for s in secrets]
+    return Signer(secrets, salt=f"messages:{cookie_name}", sep=".", legacy_keys=legacy)
+
+
+def sign(text: str, secret: str, cookie_name: str = "messages") -> str:
     """``text`` (JSON) as ``payload.signature``, both base64url."""
-    payload = base64.urlsafe_b64encode(text.encode("utf-8")).rstrip(b"=")
-    return f"{payload.decode('ascii')}.{_mac(_key(secret), payload)}"
+    payload = base64.urlsafe_b64encode(text.encode("utf-8")).rstrip(b"=").decode("ascii")
+    return _signer([secret], cookie_name).sign(payload)
 
 
-def unsign(value: str, secrets: Sequence[str]) -> str:
+def unsign(value: str, secrets: Sequence[str], cookie_name: str = "messages") -> str:
     """The text inside ``value``; :class:`BadSignature` unless one secret signed it."""
-    payload, sep, signature = value.rpartition(".")
-    if not sep or not payload:
+    payload = _signer(secrets, cookie_name).unsign(value)
+    if not payload:
         raise BadSignature("malformed signed value", value)
     raw = payload.encode("ascii", "replace")
-    # Bytes: compare_digest refuses non-ASCII str, and the client chose ``signature``.
-    given = signature.encode("utf-8", "surrogateescape")
-    # Every secret is tried, so the time taken does not tell which one matched.
-    matches = [hmac.compare_digest(_mac(_key(s), raw).encode("ascii"), given) for s in secrets]
-    if not any(matches):
-        raise BadSignature("signature does not match", value)
     try:
         return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)).decode("utf-8")
     except (ValueError, UnicodeDecodeError) as exc:

@@ -236,7 +236,9 @@ class CookieStorage(BaseStorage):
             return [], True
         s = self.settings
         try:
-            text = _signing.unsign(self.incoming, (s.secret_key, *s.secret_key_fallbacks))
+            text = _signing.unsign(
+                self.incoming, (s.secret_key, *s.secret_key_fallbacks), s.cookie_name
+            )
         except BadSignature:
             logger.info("ignored a messages cookie with a bad signature")
             return [], True
@@ -257,7 +259,8 @@ class CookieStorage(BaseStorage):
         return unstored
 
     def _encode(self, messages: list[Message], *, more: bool) -> str:
-        return _signing.sign(encode_messages(messages, more=more), self.settings.secret_key)
+        s = self.settings
+        return _signing.sign(encode_messages(messages, more=more), s.secret_key, s.cookie_name)
 
     def set_cookie_header(self) -> str | None:
         """The ``Set-Cookie`` value this response needs, or ``None``."""

@@ -184,12 +184,13 @@ class Store:
     """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
     client_side: ClassVar[bool] = False
     """Whether the record travels in the cookie itself (no server-side state)."""
-    max_data_bytes: ClassVar[int | None] = None
+    max_data_bytes: int | None = None
     """The most encoded session data (bytes, as the session counts them) the store can hold.
 
     ``None``: no limit below ``max_session_bytes``. A store with one (an item
     size, a cookie) sets it, and the session refuses a value at assignment
-    rather than fail at save.
+    rather than fail at save. An instance may set its own (the cookie
+    store's depends on how many cookies it may use).
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:

@@ -1,14 +1,24 @@
 """``cookie://``: the whole session in the cookie, encrypted by default.
 
-Encrypted mode (the default) seals the record with AES-GCM under a key
-derived (HKDF-SHA256) from ``secret_key``: the visitor can neither read nor
-change it. Signed mode (``cookie://?mode=signed``) only authenticates it
-(HMAC-SHA256), as Django's ``signed_cookies`` engine does: the visitor can
-read but not change it. Either way the expiry travels inside the
-authenticated payload, so an old cookie replayed past its deadline is
-refused even if the browser kept it. Payloads over 1 KiB are
-compressed. Cookies sealed with a key from ``secret_key_fallbacks`` are
-accepted and re-issued under the current key on that response.
+Encrypted mode (the default) seals the record with AES-GCM; the visitor can
+neither read nor change it. Signed mode (``cookie://?mode=signed``) only
+authenticates it (HMAC-SHA256), as Django's ``signed_cookies`` engine does:
+the visitor can read but not change it. Both take their key from
+:func:`sessionary.signing.derive_key`, with a purpose per mode and per cookie
+name; AES-GCM also authenticates the mode and cookie name as associated data.
+So a cookie sealed under one cookie name never opens under another name
+configured with the same secret. The expiry travels inside the authenticated
+payload, so an old cookie replayed past its deadline is refused even if the
+browser kept it. Payloads over 1 KiB are compressed. Cookies sealed with a
+key from ``secret_key_fallbacks``, or in the format that preceded the one
+derivation (``1.`` / ``s1.``, accepted during the migration window unless
+``accept_legacy=False``), are accepted and re-issued on that response.
+
+A sealed value longer than one cookie holds (4096 bytes) travels split over
+``name``, ``name.1``, ... up to ``max_cookies`` cookies (default 4). The
+session refuses, at assignment, data that would not fit (``max_data_bytes``,
+computed from the cap, the cookie name, the sealing overhead and a reserve for
+the record's own fields), raising :class:`~sessionary.SessionTooLarge`.
 
 There is nothing server-side: ``delete`` and ``clear_expired`` have nothing
 to do, and the per-user index is not available.
@@ -18,8 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 import zlib
@@ -29,7 +37,9 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
-from ..exceptions import ConfigurationError, MissingDependency, SessionTooLarge
+from ..cookies import MAX_COOKIE_BYTES, chunks_capacity
+from ..exceptions import BadSignature, ConfigurationError, MissingDependency, SessionTooLarge
+from ..signing import Signer, derive_key, matching_key
 from .base import Change, Progress, SessionInfo, SessionRecord, Store, apply_change, hash_key
 
 if TYPE_CHECKING:
@@ -45,29 +55,38 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["CookieStore", "CookieTooLarge"]
 
-MAX_COOKIE_BYTES = 4096
-# zlib costs ~5-10 µs a cycle each way; below 1 KiB the bytes it saves buy nothing
-# (the limit is 4096), so only larger sessions pay for it.
+DEFAULT_MAX_COOKIES = 4
+_MAX_COOKIES_CAP = 16
+# zlib costs ~5-10 µs a cycle each way; below 1 KiB the bytes it saves buy nothing,
+# so only larger sessions pay for it.
 _COMPRESS_OVER = 1024
-_ENCRYPTED, _SIGNED = "1", "s1"
-_SALT = b"sessionary.stores.cookie"
+_ENCRYPTED, _SIGNED = "2", "s2"
+_LEGACY_ENCRYPTED, _LEGACY_SIGNED = "1", "s1"
+_NONCE, _TAG = 12, 16
+# Room kept in the sealed body for the record's own fields around the data:
+# the key, three timestamps, the version, a user id (at most
+# _MAX_USER_ID characters) and the metadata (expiry policy, auth markers).
+_RECORD_RESERVE = 1024
+_MAX_USER_ID = 128
 
 
 class CookieTooLarge(SessionTooLarge):
-    """The encoded session cookie would exceed what browsers keep (4096 bytes)."""
+    """The sealed session would not fit in the cookies the store may use."""
 
-    def __init__(self, size: int, limit: int = MAX_COOKIE_BYTES) -> None:
+    def __init__(self, size: int, limit: int = MAX_COOKIE_BYTES, cookies: int = 1) -> None:
         super().__init__(size, limit)
         self.args = (
-            f"the session cookie would be {size} bytes, above the {limit} bytes browsers keep: "
-            "store less in the session or use a server-side store",
+            f"the session cookie would be {size} bytes, above the {limit} bytes "
+            f"{cookies} cookie{'s' if cookies > 1 else ''} can hold: store less in the "
+            "session, raise max_cookies, or use a server-side store",
         )
 
 
-def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=SHA256(), length=32, salt=_SALT, info=purpose).derive(
-        secret.encode("utf-8")
-    )
+def _legacy_key(secret: str, purpose: bytes) -> bytes:
+    # The derivation before signing.derive_key: read-only, for the migration window.
+    return HKDF(
+        algorithm=SHA256(), length=32, salt=b"sessionary.stores.cookie", info=purpose
+    ).derive(secret.encode("utf-8"))
 
 
 def _b64(data: bytes) -> str:
@@ -84,14 +103,18 @@ class SealedRecord(SessionRecord):
 
     sid: str = ""
     stale: bool = False
-    """Opened with a key from ``secret_key_fallbacks``: re-issue under the current key."""
+    """Opened with a fallback secret or a legacy format: re-issue under the current key."""
 
 
 class CookieStore(Store):
-    """Keeps each session inside its own cookie (``mode``: "encrypted" or "signed").
+    """Keeps each session inside its own cookie(s) (``mode``: "encrypted" or "signed").
 
     The secrets come from the :class:`~sessionary.SessionConfig` that uses the
     store (``for_config`` returns a copy holding them), or are given here.
+    ``max_cookies`` caps how many cookies one session may be split over
+    (``cookie://?max_cookies=2``); ``accept_legacy=False``
+    (``cookie://?legacy=off``) ends the migration window for cookies sealed
+    in the format before the one key derivation.
     """
 
     requires_secret: ClassVar[bool] = True
@@ -104,6 +127,8 @@ class CookieStore(Store):
         secret_key: str | None = None,
         secret_key_fallbacks: Sequence[str] = (),
         cookie_name: str = "sessionid",
+        max_cookies: int = DEFAULT_MAX_COOKIES,
+        accept_legacy: bool = True,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
@@ -111,20 +136,73 @@ class CookieStore(Store):
             raise ConfigurationError(
                 "store", f"cookie mode {mode!r} is not 'encrypted' or 'signed'"
             )
+        if not 1 <= max_cookies <= _MAX_COOKIES_CAP:
+            raise ConfigurationError(
+                "store", f"cookie max_cookies={max_cookies} is not between 1 and {_MAX_COOKIES_CAP}"
+            )
         self.mode = mode
         self.cookie_name = cookie_name
+        self.max_cookies = max_cookies
+        self.accept_legacy = accept_legacy
         self._secrets = tuple(s for s in (secret_key, *secret_key_fallbacks) if s)
-        purpose = b"encryption" if mode == "encrypted" else b"signing"
-        self._keys = [_derive(s, purpose) for s in self._secrets]
+        # One purpose per mode and cookie name: a cookie sealed for one name
+        # is unrelated to any other, even under the same secret.
+        purpose = f"cookie-store:{mode}:{cookie_name}"
+        self._aad = f"sessionary {purpose}".encode()
+        self._keys = [derive_key(s, purpose) for s in self._secrets]
+        self._signer = (
+            Signer(self._secrets, salt=purpose, sep=".", legacy_keys=())
+            if self._secrets and mode == "signed"
+            else None
+        )
+        legacy_purpose = b"encryption" if mode == "encrypted" else b"signing"
+        self._legacy_keys = (
+            [_legacy_key(s, legacy_purpose) for s in self._secrets] if accept_legacy else []
+        )
+        self._capacity = chunks_capacity(cookie_name, max_cookies)
+        self.max_data_bytes = self._data_limit()
+
+    def _data_limit(self) -> int:
+        """The most session data (as the session counts it) that always fits.
+
+        The sealed value is base64url of the body plus the nonce and tag
+        (encrypted) or a version and an HMAC (signed). The body is the
+        record's JSON, compressed when that makes it smaller: data of N
+        counted bytes takes at most N bytes compressed (values are ASCII
+        JSON, at most 6.6 bits of information a byte), and the record's own
+        fields fit in _RECORD_RESERVE.
+        """
+        room = self._capacity
+        if self.mode == "encrypted":
+            body = (room - len(_ENCRYPTED) - 1) * 3 // 4 - _NONCE - _TAG
+        else:
+            body = (room - len(_SIGNED) - 2 - 43) * 3 // 4
+        return max(0, body - 1 - _RECORD_RESERVE)
+
+    @property
+    def max_user_id_length(self) -> int | None:
+        return _MAX_USER_ID
 
     @classmethod
     def from_url(cls, url: str) -> CookieStore:
         query = parse_qs(urlsplit(url).query)
         mode = query.get("mode", ["encrypted"])[-1]
-        return cls(mode)  # type: ignore[arg-type]
+        max_cookies_text = query.get("max_cookies", [str(DEFAULT_MAX_COOKIES)])[-1]
+        if not max_cookies_text.isdigit():
+            raise ConfigurationError(
+                "store", f"cookie max_cookies={max_cookies_text!r} is not a whole number"
+            )
+        legacy = query.get("legacy", ["on"])[-1].lower()
+        if legacy not in ("on", "off", "true", "false", "1", "0"):
+            raise ConfigurationError("store", f"cookie legacy={legacy!r} is not on or off")
+        return cls(
+            mode,  # type: ignore[arg-type]
+            max_cookies=int(max_cookies_text),
+            accept_legacy=legacy in ("on", "true", "1"),
+        )
 
     def __repr__(self) -> str:
-        return f"CookieStore(mode={self.mode!r})"
+        return f"CookieStore(mode={self.mode!r}, max_cookies={self.max_cookies})"
 
     def for_config(self, config: SessionConfig) -> CookieStore:
         """A copy sealing with ``config``'s secrets, sized for its cookie name, on its clock."""
@@ -137,6 +215,8 @@ class CookieStore(Store):
             secret_key=config.secret_key,
             secret_key_fallbacks=config.secret_key_fallbacks,
             cookie_name=config.cookie_name,
+            max_cookies=self.max_cookies,
+            accept_legacy=self.accept_legacy,
             clock=clock,
         )
 
@@ -153,7 +233,11 @@ class CookieStore(Store):
     # -- the codec -----------------------------------------------------------
 
     def encode(self, key: str, record: SessionRecord) -> str:
-        """The cookie value for ``record``; raises :class:`CookieTooLarge`."""
+        """The cookie value for ``record``; raises :class:`CookieTooLarge`.
+
+        The value may be longer than one cookie: the response splits it
+        (``sessionary.cookies.split_into_chunks``) up to ``max_cookies``.
+        """
         if not self._keys:
             raise ConfigurationError("secret_key", "CookieStore needs a secret_key")
         body = json.dumps(
@@ -172,45 +256,59 @@ class CookieStore(Store):
             ensure_ascii=True,
         ).encode("utf-8")
         # A one-byte tag says whether zlib was worth it.
-        body = b"z" + zlib.compress(body, 6) if len(body) > _COMPRESS_OVER else b"j" + body
-        if self.mode == "encrypted":
-            nonce = os.urandom(12)
-            value = f"{_ENCRYPTED}.{_b64(nonce + AESGCM(self._keys[0]).encrypt(nonce, body, None))}"
+        if len(body) > _COMPRESS_OVER:
+            packed = zlib.compress(body, 6)
+            body = b"z" + packed if len(packed) < len(body) else b"j" + body
         else:
-            payload = _b64(body)
-            mac = hmac.new(self._keys[0], payload.encode("ascii"), hashlib.sha256).digest()
-            value = f"{_SIGNED}.{payload}.{_b64(mac)}"
-        size = len(self.cookie_name) + 1 + len(value)
-        if size > MAX_COOKIE_BYTES:
-            raise CookieTooLarge(size)
+            body = b"j" + body
+        if self._signer is None:
+            nonce = os.urandom(_NONCE)
+            sealed = AESGCM(self._keys[0]).encrypt(nonce, body, self._aad)
+            value = f"{_ENCRYPTED}.{_b64(nonce + sealed)}"
+        else:
+            value = self._signer.sign(f"{_SIGNED}.{_b64(body)}")
+        if len(value) > self._capacity:
+            raise CookieTooLarge(len(value), self._capacity, self.max_cookies)
         return value
 
     def _open(self, value: str) -> tuple[bytes, bool] | None:
-        """Verify ``value``; return its body and whether a fallback key opened it."""
+        """Verify ``value``; return its body and whether to re-issue it (an old key or format)."""
+        version, _, rest = value.partition(".")
         try:
-            if self.mode == "encrypted":
-                version, _, sealed = value.partition(".")
-                if version != _ENCRYPTED:
+            if version == _ENCRYPTED and self._signer is None:
+                return self._decrypt(self._keys, rest, self._aad)
+            if version == _SIGNED and self._signer is not None:
+                signed, index = self._signer.verify(value)
+                return _unb64(signed.partition(".")[2]), index > 0
+            if version == _LEGACY_ENCRYPTED and self._signer is None and self._legacy_keys:
+                opened = self._decrypt(self._legacy_keys, rest, None)
+                return None if opened is None else (opened[0], True)
+            if version == _LEGACY_SIGNED and self._signer is not None and self._legacy_keys:
+                payload, _, mac = rest.partition(".")
+                given = _unb64(mac)
+                if matching_key(self._legacy_keys, payload.encode("ascii"), given) < 0:
                     return None
-                blob = _unb64(sealed)
-                nonce, ciphertext = blob[:12], blob[12:]
-                for index, key in enumerate(self._keys):
-                    try:
-                        return AESGCM(key).decrypt(nonce, ciphertext, None), index > 0
-                    except InvalidTag:
-                        continue
-                return None
-            version, payload, mac_text = value.split(".")
-            if version != _SIGNED:
-                return None
-            mac = _unb64(mac_text)
-            for index, key in enumerate(self._keys):
-                expected = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
-                if hmac.compare_digest(expected, mac):
-                    return _unb64(payload), index > 0
+                return _unb64(payload), True
+        except (BadSignature, ValueError, binascii.Error, UnicodeError):
             return None
-        except (ValueError, binascii.Error, UnicodeError):
-            return None
+        return None
+
+    @staticmethod
+    def _decrypt(
+        keys: Sequence[bytes], sealed: str, aad: bytes | None
+    ) -> tuple[bytes, bool] | None:
+        blob = _unb64(sealed)
+        nonce, ciphertext = blob[:_NONCE], blob[_NONCE:]
+        opened: tuple[bytes, bool] | None = None
+        # Every key is tried, so the time taken does not tell which one opened it.
+        for index, key in enumerate(keys):
+            try:
+                body = AESGCM(key).decrypt(nonce, ciphertext, aad)
+            except InvalidTag:
+                continue
+            if opened is None:
+                opened = (body, index > 0)
+        return opened
 
     def decode(self, value: str) -> tuple[str, SessionRecord] | None:
         """The (session id, record) a cookie holds, or ``None`` if it is not ours or dead."""

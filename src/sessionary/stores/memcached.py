@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
@@ -258,7 +258,7 @@ class MemcachedStore(ComposedStore):
     connecting and every command; a command cut short closes its connection.
     """
 
-    max_data_bytes: ClassVar[int | None] = (ITEM_LIMIT - 16 * 1024) // 2
+    max_data_bytes: int | None = (ITEM_LIMIT - 16 * 1024) // 2
     """A session this size (as the session counts it) always fits one item (1 MiB).
 
     Values are ASCII text (one byte a character), and the record nests each
