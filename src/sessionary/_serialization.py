@@ -16,7 +16,7 @@ the same once compressed.
 
 Decoding is where a session spends its codec time (every value read is
 decoded; values written are encoded once). With the ``speedups`` extra
-installed, plain JSON is decoded by msgspec (6-25x faster than ``json`` on
+installed, plain JSON is decoded by msgspec (3-8x faster than ``json`` on
 session-sized values); text the fast decoder refuses (a lone surrogate
 escape, ``NaN``, a number beyond a double) and text holding a tagged value
 go to the standard library, so every text decodes to the same value either
