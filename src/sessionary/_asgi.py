@@ -54,10 +54,15 @@ class SessionMiddleware:
             return
 
         config = self.config
-        opened = await _lifecycle.open_async(config, self._incoming(scope), degrade=kind == "http")
-        if opened.unavailable is not None:
-            await _refuse(kind, opened.unavailable, send)
-            return
+        incoming = self._incoming(scope)
+        if incoming.key is None:
+            # Nothing to load: no store runner, no coroutine.
+            opened = _lifecycle.open_keyless(config, incoming)
+        else:
+            opened = await _lifecycle.open_async(config, incoming, degrade=kind == "http")
+            if opened.unavailable is not None:
+                await _refuse(kind, opened.unavailable, send)
+                return
         scope["session"] = opened.session
         if kind == "websocket":
             # No response to hook: the handler saves with ``await session.save()``.
@@ -72,6 +77,10 @@ class SessionMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
+                if not _lifecycle.needs_commit(config, opened):
+                    # A request that brought no session and never touched it.
+                    await send(message)
+                    return
                 try:
                     outcome = await _lifecycle.commit_async(config, opened, message["status"])
                 except SessionTooLarge as exc:
@@ -86,7 +95,7 @@ class SessionMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except BaseException:
-            if not started:
+            if not started and _lifecycle.needs_commit(config, opened):
                 # No response will carry the session, but a flush or cycle_key
                 # that already happened must still end the old record.
                 await _lifecycle.commit_async(config, opened, None)

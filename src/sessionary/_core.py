@@ -7,9 +7,10 @@ cookie is set, re-sent or deleted lives here, once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import formatdate
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
@@ -112,9 +113,12 @@ def open_session(
 
     ``session_class`` lets an integration use a subclass (Flask's adds ``permanent``).
     """
-    from ._session import Session
+    if session_class is None:
+        # Imported here only: _session imports the stores; the lifecycle always passes the class.
+        from ._session import Session
 
-    cls = session_class or Session
+        session_class = Session
+    cls = session_class
     if (
         record is not None
         and (config.idle_timeout is not None or config.absolute_timeout is not None)
@@ -229,9 +233,7 @@ def session_cookie(
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     if expires is not None:
-        parts.append(
-            f"expires={expires if isinstance(expires, str) else formatdate(expires, usegmt=True)}"
-        )
+        parts.append(f"expires={expires if isinstance(expires, str) else _http_date(int(expires))}")
     if config.cookie_domain:
         parts.append(f"domain={config.cookie_domain}")
     if config.cookie_secure:
@@ -245,6 +247,24 @@ def session_cookie(
     if config.cookie_priority:
         parts.append(f"priority={config.cookie_priority}")
     return "; ".join(parts)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@lru_cache(maxsize=4)
+def _http_date(second: int) -> str:
+    """``email.utils.formatdate(second, usegmt=True)``, without its datetime detour.
+
+    Every response that carries the session formats one, and responses in the
+    same second share it: hence the cache.
+    """
+    year, month, day, hour, minute, sec, weekday = time.gmtime(second)[:7]
+    return (
+        f"{_DAYS[weekday]}, {day:02d} {_MONTHS[month - 1]} {year:04d} "
+        f"{hour:02d}:{minute:02d}:{sec:02d} GMT"
+    )
 
 
 def merge_vary(existing: str | None, field: str = "Cookie") -> str:

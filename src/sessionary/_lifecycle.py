@@ -34,7 +34,9 @@ __all__ = [
     "commit_async",
     "commit_plan",
     "commit_sync",
+    "needs_commit",
     "open_async",
+    "open_keyless",
     "open_plan",
     "open_sync",
     "too_large_outcome",
@@ -159,6 +161,33 @@ def too_large_outcome(config: SessionConfig, opened: Opened, exc: SessionTooLarg
     """
     _not_saved(opened.session, exc)
     return Outcome(_core.response_headers(config, opened.session, opened.incoming))
+
+
+def open_keyless(
+    config: SessionConfig, incoming: _core.Incoming, session_class: type[Session] = Session
+) -> Opened:
+    """:func:`open_plan` for a request that names no record (``incoming.key`` is
+    ``None``): there is nothing to load, so no store runner is needed."""
+    return Opened(_core.open_session(config, incoming, None, session_class), incoming)
+
+
+def needs_commit(config: SessionConfig, opened: Opened) -> bool:
+    """Whether :func:`commit_plan` could write, delete or add a header.
+
+    ``False`` for a request that came without a session and never touched
+    it: every change (a write, ``flush``, ``cycle_key``, a login) marks the
+    session accessed or modified, and with no record there is nothing to
+    refresh; the URL transport adds a header to every response.
+    """
+    session = opened.session
+    return (
+        session.accessed
+        or session.modified
+        or opened.incoming.had_cookie
+        or opened.unavailable is not None
+        or config.save_every_request
+        or config.transport == "url"
+    )
 
 
 def _report(what: str, exc: StoreError) -> None:

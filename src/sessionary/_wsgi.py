@@ -35,9 +35,12 @@ class WSGISessionMiddleware:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config
         incoming = incoming_from_environ(config, environ, self._token_key)
-        opened = _lifecycle.open_sync(config, incoming)
-        if opened.unavailable is not None:
-            return _refuse(opened.unavailable, start_response)
+        if incoming.key is None:
+            opened = _lifecycle.open_keyless(config, incoming)  # nothing to load
+        else:
+            opened = _lifecycle.open_sync(config, incoming)
+            if opened.unavailable is not None:
+                return _refuse(opened.unavailable, start_response)
         environ[ENVIRON_KEY] = opened.session
         response = _Response()
 
@@ -45,6 +48,9 @@ class WSGISessionMiddleware:
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             response.started = True
+            if not _lifecycle.needs_commit(config, opened):
+                # A request that brought no session and never touched it.
+                return start_response(status, headers, exc_info)
             outcome = _lifecycle.commit_sync(config, opened, int(status[:3]))
             if outcome.unavailable is not None:
                 response.refused = outcome.unavailable
