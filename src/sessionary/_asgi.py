@@ -125,7 +125,10 @@ class SessionMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] == "lifespan.startup.complete":
+                # Start-up goes on either way: requests meet the store-error policy.
+                await _lifecycle.check_async(self.config)
+            elif message["type"] == "lifespan.shutdown.complete":
                 await self.store.aclose()
             await send(message)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _core
+from ._keys import new_key
 from ._ops import Load, Steps, run_async, run_sync
 from ._session import Session
 from .exceptions import CorruptRecord, SessionTooLarge, StoreError
@@ -31,6 +32,7 @@ __all__ = [
     "Opened",
     "Outcome",
     "Unavailable",
+    "check_async",
     "commit_async",
     "commit_plan",
     "commit_sync",
@@ -234,3 +236,24 @@ def commit_sync(config: SessionConfig, opened: Opened, status: int | None) -> Ou
         return run_sync(config.store, commit_plan(config, opened, status), config.event_hooks)
     except SessionTooLarge as exc:
         return too_large_outcome(config, opened, exc)
+
+
+def _probe() -> Steps[None]:
+    # A key no record has: the cheapest round trip that proves the store can
+    # serve (its table exists, its server answers).
+    yield Load(new_key())
+
+
+async def check_async(config: SessionConfig) -> bool:
+    """Read once from the store at start-up; ``False``, with one log line, when it cannot serve.
+
+    A missing table or a server that is down is then said before the first
+    request, naming the fix, instead of being found by it. The embedded
+    default creates its table here (its first use).
+    """
+    try:
+        await run_async(config.store, _probe())
+    except StoreError as exc:
+        logger.error("session store not ready at start-up: %s", exc)
+        return False
+    return True
