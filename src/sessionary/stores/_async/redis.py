@@ -34,6 +34,10 @@ def translate_errors() -> Iterator[None]:
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+    except redis.exceptions.RedisClusterException as exc:
+        # Not a RedisError: no reachable node, or a slot no master covers
+        # (mid-failover). Both are the cluster being unavailable.
+        raise StoreUnavailable(f"redis cluster unavailable: {exc}") from exc
     except redis.exceptions.RedisError as exc:
         raise StoreError(f"redis error: {exc}") from exc
 
