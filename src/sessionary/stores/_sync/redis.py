@@ -47,14 +47,32 @@ node_class: Any = ClusterNode
 sentinel_class: Any = Sentinel
 
 
+# Whether this colour's cluster client loads its node table on first use, not
+# when made (redis-py's asyncio one does; see Handle.start).
+CLUSTER_LOADS_LAZILY = hasattr(RedisCluster, "initialize")
+
+
 class Handle:
     """A client with its scripts registered (and, for Sentinel, the sentinels' clients)."""
 
-    def __init__(self, client: Any, sentinels: list[Any]) -> None:
+    def __init__(self, client: Any, sentinels: list[Any], *, ready: bool = True) -> None:
         self.client = client
         self.save = client.register_script(SAVE)
         self.apply = client.register_script(APPLY)
         self.sentinels = sentinels
+        self.ready = ready
+
+    def start(self) -> None:
+        """Load the cluster client's node table, before its first command.
+
+        redis-py's asyncio client sends a command that arrives before then to
+        one node whatever its key (MOVED), and on every fifth MOVED closes all
+        its connections, those concurrent commands are using included (an
+        AttributeError mid-connect, or a write sent twice). Its initialize()
+        runs once under its own lock: concurrent first commands wait for it.
+        """
+        self.client.initialize()
+        self.ready = True
 
 
 class SyncRedisBackend:
@@ -71,9 +89,10 @@ class SyncRedisBackend:
         target, options = self.target, self.options
         client: Any
         sentinels: list[Any] = []
+        cluster = target["kind"] == "cluster"
         if target["kind"] == "single":
             client = redis_module.Redis.from_url(target["url"], **options)
-        elif target["kind"] == "cluster":
+        elif cluster:
             nodes = [node_class(host, port) for host, port in target["hosts"]]
             client = RedisCluster(startup_nodes=nodes, password=target["password"], **options)
         else:
@@ -85,7 +104,7 @@ class SyncRedisBackend:
             )
             client = sentinel.master_for(target["service"], db=target["db"])
             sentinels = list(sentinel.sentinels)
-        return Handle(client, sentinels)
+        return Handle(client, sentinels, ready=not (cluster and CLUSTER_LOADS_LAZILY))
 
     def _disconnect(self, handle: Handle) -> None:
         handle.client.close()
@@ -100,7 +119,10 @@ class SyncRedisBackend:
 
     def load(self, key_hash: str) -> SessionRecord | None:
         with translate_errors():
-            fields = self.client().hgetall(record_key(self.prefix, key_hash))
+            handle = self.handle()
+            if not handle.ready:
+                handle.start()
+            fields = handle.client.hgetall(record_key(self.prefix, key_hash))
         if not fields:
             return None
         record = record_from_hash(key_hash, fields)
@@ -110,6 +132,8 @@ class SyncRedisBackend:
         key = record_key(self.prefix, record.key_hash)
         with translate_errors():
             handle = self.handle()
+            if not handle.ready:
+                handle.start()
             done = handle.save(keys=[key], args=save_args(record, must_create, self.clock()))
             if not done:
                 raise SessionKeyExists("session key already exists")
@@ -122,6 +146,8 @@ class SyncRedisBackend:
         key = record_key(self.prefix, key_hash)
         with translate_errors():
             handle = self.handle()
+            if not handle.ready:
+                handle.start()
             base_version = base.version if base is not None else -1
             reply = handle.apply(keys=[key], args=apply_args(change, self.clock(), base_version))
             if reply is None:
@@ -138,7 +164,10 @@ class SyncRedisBackend:
     def delete(self, key_hash: str) -> None:
         key = record_key(self.prefix, key_hash)
         with translate_errors():
-            client = self.client()
+            handle = self.handle()
+            if not handle.ready:
+                handle.start()
+            client = handle.client
             user_id = client.hget(key, "_u")
             client.delete(key)
             if user_id is not None:
@@ -149,7 +178,10 @@ class SyncRedisBackend:
         return self.load(key_hash) is not None
 
     def _members(self, user_id: str) -> list[str]:
-        members = self.client().smembers(user_key(self.prefix, user_id))
+        handle = self.handle()
+        if not handle.ready:
+            handle.start()
+        members = handle.client.smembers(user_key(self.prefix, user_id))
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     def sessions_for(self, user_id: str) -> list[SessionInfo]:
@@ -179,8 +211,11 @@ class SyncRedisBackend:
         # Records expire by their TTL; what is left to clean is the per-user
         # index, pruned of members whose record is gone.
         pruned = 0
-        client = self.client()
         with translate_errors():
+            handle = self.handle()
+            if not handle.ready:
+                handle.start()
+            client = handle.client
             for index in client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size):
                 name = index.decode() if isinstance(index, bytes) else index
                 for key_hash in client.smembers(name):
