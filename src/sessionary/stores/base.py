@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from .._clock import Clock, from_timestamp, system_clock
 from .._device import device_name
 from .._keys import hash_key, new_key
+from .._revocation import instrument
 
 if TYPE_CHECKING:
     from .._config import SessionConfig
@@ -195,6 +196,12 @@ class Store:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or system_clock
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Whatever ends a session (delete, forget, revoke) closes its live
+        # WebSockets in this process, on every store, however it is called.
+        instrument(cls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

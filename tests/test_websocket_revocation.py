@@ -1,0 +1,248 @@
+"""Revoking a session closes its open WebSocket connections (close code 4401).
+
+In one process at once (whatever ends the session: a logout, sign out
+everywhere or everywhere else, ``store.revoke``, ``store.forget``); across
+worker processes through the store: Redis publishes the ended key hashes,
+other stores are polled every ``revocation_poll_interval`` seconds. Real
+servers, real uvicorn workers, a real WebSocket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+import redis
+import uvicorn
+
+from sessionary import SessionConfig
+from sessionary._keys import hash_key
+from sessionary._revocation import CLOSE_CODE, CLOSE_REASON
+from sessionary.exceptions import ConfigurationError
+from sessionary.stores import from_url
+from sessionary.stores.base import ALL, Store
+
+from .live_sockets import SECRET, Socket, app_for, free_port, log_in, post, worker
+from .store_registry import require_server
+
+REDIS = "redis://127.0.0.1:6379/0"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@asynccontextmanager
+async def served(config: SessionConfig) -> AsyncIterator[str]:
+    """The app on a uvicorn server in this process and on this loop."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app_for(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(1000):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def assert_revoked_close(socket: Socket, within: float) -> float:
+    """The socket is closed with the revocation's code and reason; return how long it took."""
+    started = time.perf_counter()
+    close = await socket.closed(within)
+    assert (close.code, close.reason) == (CLOSE_CODE, CLOSE_REASON)
+    return time.perf_counter() - started
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    require_server("127.0.0.1", 6379, "Redis")
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def postgres_table() -> Iterator[str]:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    table = f"sessionary_test_{uuid.uuid4().hex[:12]}"
+    store = from_url(POSTGRES, table=table)
+    store.migrate_sync()
+    store.close()
+    yield table
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+
+
+def in_process(store: Store) -> SessionConfig:
+    # No polling and no feed: only the in-process path can close the socket.
+    return SessionConfig(store=store, secret_key=SECRET, revocation_poll_interval=None)
+
+
+# -- one process ---------------------------------------------------------------
+
+
+async def test_sign_out_everywhere_closes_the_users_open_websocket_at_once() -> None:
+    async with served(in_process(from_url("memory://"))) as url:
+        alice = await log_in(url, "alice")
+        socket = await Socket.open(url, alice)
+        assert await socket.echo("ping") == "alice:ping"
+        phone = await log_in(url, "alice")  # the same user on another device
+        assert (await post(url, "/everywhere", phone))["ended"] == 2
+        assert await assert_revoked_close(socket, within=1.0) < 0.5
+        await socket.aclose()
+
+
+async def test_a_socket_of_a_session_not_revoked_stays_open() -> None:
+    async with served(in_process(from_url("memory://"))) as url:
+        alice, bob = await log_in(url, "alice"), await log_in(url, "bob")
+        laptop = await log_in(url, "alice")
+        doomed = await Socket.open(url, alice)
+        kept = [await Socket.open(url, bob), await Socket.open(url, laptop)]
+        assert (await post(url, "/others", laptop))["ended"] == 1  # alice's other session
+        await assert_revoked_close(doomed, within=1.0)
+        assert await kept[0].echo("still") == "bob:still"
+        assert await kept[1].echo("still") == "alice:still"
+        for socket in [doomed, *kept]:
+            await socket.aclose()
+
+
+async def test_logout_closes_the_sessions_other_sockets() -> None:
+    async with served(in_process(from_url("memory://"))) as url:
+        alice = await log_in(url, "alice")
+        tabs = [await Socket.open(url, alice), await Socket.open(url, alice)]
+        await post(url, "/logout", alice)
+        for tab in tabs:
+            await assert_revoked_close(tab, within=1.0)
+            await tab.aclose()
+
+
+async def test_store_revoke_and_forget_called_directly_close_sockets_at_once() -> None:
+    store = from_url("memory://")
+    async with served(in_process(store)) as url:
+        alice, bob = await log_in(url, "alice"), await log_in(url, "bob")
+        by_revoke, by_forget = await Socket.open(url, alice), await Socket.open(url, bob)
+        assert await store.revoke("alice", ALL) == 1
+        await assert_revoked_close(by_revoke, within=1.0)
+        store.forget_sync(hash_key(bob))  # the sync colour, from this thread
+        await assert_revoked_close(by_forget, within=1.0)
+        await by_revoke.aclose()
+        await by_forget.aclose()
+
+
+async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ends() -> None:
+    async with served(in_process(from_url("memory://"))) as url:
+        alice = await log_in(url, "alice")
+        socket = await Socket.open(url, alice)
+        assert (await post(url, "/whoami", alice, method="GET"))["user"] == "alice"
+        assert await socket.echo("ping") == "alice:ping"
+        # The password changed elsewhere: get_user_id sees it and ends this session.
+        assert (await post(url, "/whoami?password=v2", alice, method="GET"))["user"] is None
+        await assert_revoked_close(socket, within=1.0)
+        await socket.aclose()
+
+
+# -- two worker processes ------------------------------------------------------
+
+
+async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_via_redis(
+    redis_prefix: str,
+) -> None:
+    store_url = f"{REDIS}?prefix={redis_prefix}"
+    with worker(store_url) as a, worker(store_url) as b:
+        alice, bob = await log_in(a, "alice"), await log_in(a, "bob")
+        socket, kept = await Socket.open(a, alice), await Socket.open(a, bob)
+        assert await socket.echo("ping") == "alice:ping"  # registered (and subscribed)
+        await asyncio.sleep(0.3)
+        assert (await post(b, "/everywhere", alice))["ended"] == 1
+        assert await assert_revoked_close(socket, within=1.0) < 1.0
+        assert await kept.echo("still") == "bob:still"
+        await socket.aclose()
+        await kept.aclose()
+
+
+async def test_a_revocation_from_outside_any_worker_reaches_the_socket_via_redis(
+    redis_prefix: str,
+) -> None:
+    store_url = f"{REDIS}?prefix={redis_prefix}"
+    with worker(store_url) as a:
+        alice = await log_in(a, "alice")
+        socket = await Socket.open(a, alice)
+        await socket.echo("ping")
+        await asyncio.sleep(0.3)
+        store = from_url(store_url)  # another process's store, as the CLI's
+        assert store.revoke_sync("alice", ALL) == 1
+        store.close()
+        await assert_revoked_close(socket, within=1.0)
+        await socket.aclose()
+
+
+async def test_redis_revocation_messages_carry_key_hashes_only(redis_prefix: str) -> None:
+    store_url = f"{REDIS}?prefix={redis_prefix}"
+    client = redis.Redis.from_url(REDIS)
+    pubsub = client.pubsub()
+    pubsub.subscribe(f"{redis_prefix}revoked")
+    with worker(store_url) as a:
+        alice = await log_in(a, "alice")
+        await post(a, "/everywhere", alice)
+    messages = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            messages.append(message["data"].decode())
+    pubsub.close()
+    client.close()
+    # The login's rotation ended the anonymous key (none here: no session
+    # before login); sign out everywhere ended alice's key.
+    assert hash_key(alice) in messages
+    for message in messages:
+        assert len(message) == 64
+        assert set(message) <= set("0123456789abcdef")
+        assert alice not in message
+        assert "alice" not in message
+
+
+async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_by_polling_sql(
+    postgres_table: str,
+) -> None:
+    interval = 0.5
+    with (
+        worker(POSTGRES, table=postgres_table, poll=interval) as a,
+        worker(POSTGRES, table=postgres_table, poll=interval) as b,
+    ):
+        alice, bob = await log_in(a, "alice"), await log_in(a, "bob")
+        socket, kept = await Socket.open(a, alice), await Socket.open(a, bob)
+        assert (await post(b, "/everywhere", alice))["ended"] == 1
+        took = await assert_revoked_close(socket, within=interval + 1.0)
+        assert took <= interval + 0.5
+        assert await kept.echo("still") == "bob:still"
+        await socket.aclose()
+        await kept.aclose()
+
+
+# -- configuration -------------------------------------------------------------
+
+
+def test_revocation_poll_interval_is_positive_seconds_or_none() -> None:
+    assert SessionConfig(store="memory://").revocation_poll_interval == 5.0
+    assert SessionConfig(store="memory://", revocation_poll_interval=0.25)
+    assert SessionConfig(store="memory://", revocation_poll_interval=None)
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(ConfigurationError, match="revocation_poll_interval"):
+            SessionConfig(store="memory://", revocation_poll_interval=bad)  # type: ignore[arg-type]
+    env = {"SESSIONARY_STORE_URL": "memory://", "SESSIONARY_REVOCATION_POLL_INTERVAL": "2.5"}
+    assert SessionConfig.from_env(env).revocation_poll_interval == 2.5
