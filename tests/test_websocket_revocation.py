@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import redis
@@ -192,7 +193,7 @@ async def test_a_revocation_from_outside_any_worker_reaches_the_socket_via_redis
 
 async def test_redis_revocation_messages_carry_key_hashes_only(redis_prefix: str) -> None:
     store_url = f"{REDIS}?prefix={redis_prefix}"
-    client = redis.Redis.from_url(REDIS)
+    client: Any = redis.Redis.from_url(REDIS)
     pubsub = client.pubsub()
     pubsub.subscribe(f"{redis_prefix}revoked")
     with worker(store_url) as a:
