@@ -108,9 +108,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def worker(store_url: str, *, table: str | None = None, poll: float | None = None) -> Iterator[str]:
-    """A uvicorn process serving :func:`build`; yields its base URL."""
-    port = free_port()
+def workers(
+    count: int, store_url: str, *, table: str | None = None, poll: float | None = None
+) -> Iterator[list[str]]:
+    """``count`` uvicorn processes serving :func:`build`, started side by side;
+    yields their base URLs."""
     env = {
         **os.environ,
         "LIVE_SOCKETS_STORE": store_url,
@@ -118,41 +120,48 @@ def worker(store_url: str, *, table: str | None = None, poll: float | None = Non
     }
     if table:
         env["LIVE_SOCKETS_TABLE"] = table
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "tests.live_sockets:build",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-    )
+    ports = [free_port() for _ in range(count)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "tests.live_sockets:build",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+        )  # fmt: skip
+        for port in ports
+    ]
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the worker on port {port} did not start") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        for port, process in zip(ports, processes, strict=True):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the worker on port {port} did not start") from None
+                    time.sleep(0.05)
+        yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def log_in(base_url: str, user: str) -> str:

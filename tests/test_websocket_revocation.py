@@ -27,7 +27,7 @@ from sessionary.exceptions import ConfigurationError
 from sessionary.stores import from_url
 from sessionary.stores.base import ALL, Store
 
-from .live_sockets import SECRET, Socket, app_for, free_port, log_in, post, worker
+from .live_sockets import SECRET, Socket, app_for, free_port, log_in, post, workers
 from .store_registry import require_server
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -163,7 +163,7 @@ async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_vi
     redis_prefix: str,
 ) -> None:
     store_url = f"{REDIS}?prefix={redis_prefix}"
-    with worker(store_url) as a, worker(store_url) as b:
+    with workers(2, store_url) as (a, b):
         alice, bob = await log_in(a, "alice"), await log_in(a, "bob")
         socket, kept = await Socket.open(a, alice), await Socket.open(a, bob)
         assert await socket.echo("ping") == "alice:ping"  # registered (and subscribed)
@@ -179,7 +179,7 @@ async def test_a_revocation_from_outside_any_worker_reaches_the_socket_via_redis
     redis_prefix: str,
 ) -> None:
     store_url = f"{REDIS}?prefix={redis_prefix}"
-    with worker(store_url) as a:
+    with workers(1, store_url) as (a,):
         alice = await log_in(a, "alice")
         socket = await Socket.open(a, alice)
         await socket.echo("ping")
@@ -196,9 +196,9 @@ async def test_redis_revocation_messages_carry_key_hashes_only(redis_prefix: str
     client: Any = redis.Redis.from_url(REDIS)
     pubsub = client.pubsub()
     pubsub.subscribe(f"{redis_prefix}revoked")
-    with worker(store_url) as a:
-        alice = await log_in(a, "alice")
-        await post(a, "/everywhere", alice)
+    async with served(SessionConfig(store=store_url, secret_key=SECRET)) as url:
+        alice = await log_in(url, "alice")
+        await post(url, "/everywhere", alice)
     messages = []
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
@@ -221,10 +221,7 @@ async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_by
     postgres_table: str,
 ) -> None:
     interval = 0.5
-    with (
-        worker(POSTGRES, table=postgres_table, poll=interval) as a,
-        worker(POSTGRES, table=postgres_table, poll=interval) as b,
-    ):
+    with workers(2, POSTGRES, table=postgres_table, poll=interval) as (a, b):
         alice, bob = await log_in(a, "alice"), await log_in(a, "bob")
         socket, kept = await Socket.open(a, alice), await Socket.open(a, bob)
         assert (await post(b, "/everywhere", alice))["ended"] == 1
