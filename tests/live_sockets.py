@@ -120,25 +120,14 @@ def workers(
     }
     if table:
         env["LIVE_SOCKETS_TABLE"] = table
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.live_sockets:build"]
     ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "tests.live_sockets:build",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
+            [*command, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             cwd=REPO,
             env=env,
-        )  # fmt: skip
+        )
         for port in ports
     ]
     try:
