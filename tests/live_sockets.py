@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, Event, RejectConnection, TextMessage
 from wsproto.events import Request as Handshake
 
@@ -215,6 +216,8 @@ class Socket:
         if not isinstance(event, CloseConnection | RejectConnection):
             raise AssertionError(f"expected a close, got {event!r}")
         assert isinstance(event, CloseConnection)
+        if self._ws.state is ConnectionState.REMOTE_CLOSING:
+            self._writer.write(self._ws.send(event.response()))  # as a browser answers
         return event
 
     async def aclose(self) -> None:

@@ -23,13 +23,14 @@ reconnects with whatever cookie it now holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from ._keys import hash_key
 from .exceptions import StoreError
@@ -50,23 +51,6 @@ _RETRY_AFTER = 1.0  # seconds before a lost revocation feed is subscribed again
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 _logger = logging.getLogger("sessionary")
-
-
-class RevocationFeed(Protocol):
-    """A store that announces ended key hashes to every process (``RedisStore``)."""
-
-    @property
-    def has_revocation_feed(self) -> bool:
-        """Whether this deployment of the store publishes (else its sockets are polled)."""
-
-    def revocations(self) -> AsyncIterator[str | None]:
-        """Subscribe on the running loop: yield ``""`` once subscribed, then each
-        ended key hash, and ``None`` when idle for a while (about a second);
-        raise ``StoreError`` when the subscription is lost."""
-
-
-def _feed(store: Store) -> RevocationFeed | None:
-    return cast("RevocationFeed", store) if getattr(store, "has_revocation_feed", False) else None
 
 
 class LiveSocket:
@@ -122,9 +106,9 @@ def _register(live: LiveSocket, config: SessionConfig) -> None:
         slot = (live.loop, id(live.store))
         watcher = _watchers.get(slot)
         if watcher is None:
-            feed = _feed(live.store)
+            feed = live.store.has_revocation_feed
             interval = config.revocation_poll_interval
-            if feed is None and not interval:
+            if not feed and not interval:
                 return  # nothing watches other processes' revocations: polling is off
             watcher = _watchers[slot] = _Watcher(slot, live.store, feed, interval)
         watcher.sockets.add(live)
@@ -238,7 +222,7 @@ class _Watcher:
         self,
         slot: tuple[asyncio.AbstractEventLoop, int],
         store: Store,
-        feed: RevocationFeed | None,
+        feed: bool,
         interval: float | None,
     ) -> None:
         self.slot = slot
@@ -257,17 +241,17 @@ class _Watcher:
                 del _watchers[self.slot]
             return True
 
-    async def _run(self, feed: RevocationFeed | None) -> None:
+    async def _run(self, feed: bool) -> None:
         try:
-            if feed is None:
+            if not feed:
                 await self._poll()
                 return
             while not self._done():
-                hashes = feed.revocations()
+                hashes = self.store.revocations()
                 try:
                     await self._listen(hashes)
-                except StoreError as exc:
-                    _logger.warning("revocation feed lost, subscribing again: %s", exc)
+                except Exception as exc:  # noqa: BLE001 - the watcher outlives any one failure
+                    _logger.warning("revocation feed lost, subscribing again: %s", _reason(exc))
                     await asyncio.sleep(_RETRY_AFTER)
                 finally:
                     await _aclose(hashes)
@@ -287,12 +271,8 @@ class _Watcher:
                 return
 
     async def _poll(self) -> None:
-        interval = self.interval
-        if not interval:
-            self._done()
-            return
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.interval or _RETRY_AFTER)
             if self._done():
                 return
             await self._check()
@@ -309,6 +289,9 @@ class _Watcher:
                 alive = key is not None and await self.store.exists(key)
             except StoreError:
                 continue  # an outage is not a revocation: check again next time
+            except Exception as exc:  # noqa: BLE001 - nor is a store's bug
+                _logger.warning("revocation check failed: %s", _reason(exc))
+                continue
             if not alive:
                 for live in sockets:
                     await live.close()
@@ -317,7 +300,14 @@ class _Watcher:
 async def _aclose(hashes: AsyncIterator[str | None]) -> None:
     close = getattr(hashes, "aclose", None)
     if close is not None:
-        await close()
+        with contextlib.suppress(Exception):  # a broken connection closes as well as it can
+            await close()
+
+
+def _reason(exc: BaseException) -> str:
+    # A store error's message names the server; anything else only its type
+    # (its text could quote session data).
+    return str(exc) if isinstance(exc, StoreError) else type(exc).__name__
 
 
 # -- the ASGI edge ---------------------------------------------------------------

@@ -63,6 +63,7 @@ class RedisStore(ComposedStore):
         if target["kind"] == "single":
             options.setdefault("health_check_interval", 30)
         self._async = AsyncRedisBackend(target, self._now, options)
+        self.has_revocation_feed = target["kind"] != "cluster"
         self._sync = SyncRedisBackend(target, self._now, options)
 
     @classmethod
@@ -72,18 +73,11 @@ class RedisStore(ComposedStore):
     def __repr__(self) -> str:
         return f"RedisStore({self.url.split('@')[-1]!r})"
 
-    @property
-    def has_revocation_feed(self) -> bool:
-        """Whether deleted sessions are announced on pub/sub to every process's
-        live sockets: on one server or Sentinel (a cluster's sockets are polled)."""
-        return bool(self._async.target["kind"] != "cluster")
-
     async def revocations(self) -> AsyncIterator[str | None]:
-        """Subscribe on the running loop to the key hashes of deleted records.
+        """The key hashes of deleted records, as published on ``<prefix>revoked``.
 
-        Yields ``""`` once subscribed, then each key hash as it is published,
-        and ``None`` after each second without one; a lost connection raises
-        ``StoreUnavailable``.
+        Every delete publishes (on one server or Sentinel: a cluster's open
+        WebSockets are polled instead); a lost connection raises ``StoreUnavailable``.
         """
         pubsub = self._async.client().pubsub()
         try:
