@@ -28,6 +28,7 @@ from sessionary.stores import from_url
 from sessionary.stores.base import ALL, Store
 
 from .live_sockets import SECRET, Socket, app_for, free_port, log_in, post, workers
+from .servers import killable_redis
 from .store_registry import require_server
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -244,3 +245,25 @@ def test_revocation_poll_interval_is_positive_seconds_or_none() -> None:
             SessionConfig(store="memory://", revocation_poll_interval=bad)  # type: ignore[arg-type]
     env = {"SESSIONARY_STORE_URL": "memory://", "SESSIONARY_REVOCATION_POLL_INTERVAL": "2.5"}
     assert SessionConfig.from_env(env).revocation_poll_interval == 2.5
+
+
+async def test_the_redis_feed_outlives_a_server_restart_and_an_outage_closes_nothing() -> None:
+    server = killable_redis()
+    store_url = f"redis://127.0.0.1:{server.port}/0?prefix=live:"
+    try:
+        async with served(in_process(from_url(store_url))) as url:
+            alice = await log_in(url, "alice")
+            socket = await Socket.open(url, alice)
+            await socket.echo("ping")
+            server.kill()
+            await asyncio.sleep(1.5)  # the feed is lost
+            server.start()
+            await asyncio.sleep(2.5)  # and subscribed again
+            assert await socket.echo("still") == "alice:still"
+            other = from_url(store_url)  # another process's store: only the feed can tell
+            assert await other.revoke("alice", ALL) == 1
+            await other.aclose()
+            await assert_revoked_close(socket, within=1.0)
+            await socket.aclose()
+    finally:
+        server.kill()
