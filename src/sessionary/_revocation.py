@@ -190,7 +190,7 @@ def _reporting(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
         async def reporting_async(self: Store, *args: Any, **kwargs: Any) -> Any:
             result = await method(self, *args, **kwargs)
-            if _by_hash:
+            if _by_hash and not self.client_side:
                 ended(self, **_describe(name, args, kwargs))
             return result
 
@@ -200,7 +200,7 @@ def _reporting(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def reporting(self: Store, *args: Any, **kwargs: Any) -> Any:
         result = method(self, *args, **kwargs)
-        if _by_hash:
+        if _by_hash and not self.client_side:
             ended(self, **_describe(name, args, kwargs))
         return result
 
@@ -215,7 +215,7 @@ class _Watcher:
     """Closes the sockets of one store on one loop whose keys ended elsewhere.
 
     Runs while it has sockets: subscribed to the store's feed if it has one,
-    else polling every ``interval`` seconds (``None``: not at all).
+    else polling every ``interval`` seconds.
     """
 
     def __init__(
