@@ -75,7 +75,17 @@ def app_for(config: SessionConfig) -> Starlette:
         except WebSocketDisconnect:
             return
 
-    return Starlette(
+    async def push(websocket: WebSocket) -> None:
+        # Sends without reading: learns of a close only from its next send.
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text("tick")
+                await asyncio.sleep(0.05)
+        except WebSocketDisconnect as exc:
+            websocket.app.state.push_ended.append(exc.code)
+
+    app = Starlette(
         routes=[
             Route("/login", login, methods=["POST"]),
             Route("/whoami", whoami),
@@ -83,9 +93,12 @@ def app_for(config: SessionConfig) -> Starlette:
             Route("/everywhere", everywhere, methods=["POST"]),
             Route("/others", others, methods=["POST"]),
             WebSocketRoute("/ws", echo),
+            WebSocketRoute("/push", push),
         ],
         middleware=[Middleware(SessionMiddleware, config=config)],
     )
+    app.state.push_ended = []
+    return app
 
 
 def build() -> Starlette:
@@ -179,12 +192,12 @@ class Socket:
         self._events: list[Event] = []
 
     @classmethod
-    async def open(cls, base_url: str, cookie: str) -> Socket:
+    async def open(cls, base_url: str, cookie: str, path: str = "/ws") -> Socket:
         host, port = base_url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         ws = WSConnection(ConnectionType.CLIENT)
         headers = [(b"cookie", f"sessionid={cookie}".encode())]
-        writer.write(ws.send(Handshake(host=host, target="/ws", extra_headers=headers)))
+        writer.write(ws.send(Handshake(host=host, target=path, extra_headers=headers)))
         socket_ = cls(reader, writer, ws)
         event = await socket_._next(5.0)
         if not isinstance(event, AcceptConnection):
@@ -213,6 +226,8 @@ class Socket:
     async def closed(self, within: float) -> CloseConnection:
         """Wait at most ``within`` seconds for the server to close the socket."""
         event = await self._next(within)
+        while isinstance(event, TextMessage):  # what a pushing app sent before
+            event = await self._next(within)
         if not isinstance(event, CloseConnection | RejectConnection):
             raise AssertionError(f"expected a close, got {event!r}")
         assert isinstance(event, CloseConnection)

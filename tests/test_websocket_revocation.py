@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import uvicorn
+from starlette.applications import Starlette
 
 from sessionary import SessionConfig
 from sessionary._keys import hash_key
@@ -36,12 +38,11 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @asynccontextmanager
-async def served(config: SessionConfig) -> AsyncIterator[str]:
+async def served(config: SessionConfig, app: Starlette | None = None) -> AsyncIterator[str]:
     """The app on a uvicorn server in this process and on this loop."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app_for(config), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = app or app_for(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     for _ in range(1000):
         if server.started:
@@ -155,6 +156,38 @@ async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ends() ->
         assert (await post(url, "/whoami?password=v2", alice, method="GET"))["user"] is None
         await assert_revoked_close(socket, within=1.0)
         await socket.aclose()
+
+
+async def test_a_handler_that_only_sends_learns_of_the_close_at_its_next_send() -> None:
+    app = app_for(config := in_process(from_url("memory://")))
+    async with served(config, app) as url:
+        alice = await log_in(url, "alice")
+        socket = await Socket.open(url, alice, "/push")
+        await post(url, "/logout", alice)
+        await assert_revoked_close(socket, within=1.0)
+        await socket.aclose()
+        for _ in range(100):
+            if app.state.push_ended:
+                break
+            await asyncio.sleep(0.01)
+        assert app.state.push_ended == [1006]  # Starlette's WebSocketDisconnect
+
+
+async def test_polling_closes_a_socket_whose_session_ended_out_of_sight(tmp_path: Path) -> None:
+    url_ = f"sqlite:///{tmp_path / 'sessions.db'}"
+    store = from_url(url_)
+    await store.migrate()
+    config = SessionConfig(store=store, secret_key=SECRET, revocation_poll_interval=0.2)
+    async with served(config) as url:
+        alice, bob = await log_in(url, "alice"), await log_in(url, "bob")
+        socket, kept = await Socket.open(url, alice), await Socket.open(url, bob)
+        elsewhere = from_url(url_)  # as another process sees the file: no report reaches us
+        await elsewhere.forget(hash_key(alice))
+        await elsewhere.aclose()
+        assert await assert_revoked_close(socket, within=1.5) <= 0.2 + 0.5
+        assert await kept.echo("still") == "bob:still"
+        await socket.aclose()
+        await kept.aclose()
 
 
 # -- two worker processes ------------------------------------------------------
