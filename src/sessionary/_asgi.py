@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from . import _core, _lifecycle
+from . import _core, _lifecycle, _revocation
 from ._config import SessionConfig, from_starlette_options
 from .exceptions import SessionTooLarge
 
@@ -66,7 +66,10 @@ class SessionMiddleware:
         scope["session"] = opened.session
         if kind == "websocket":
             # No response to hook: the handler saves with ``await session.save()``.
-            await self.app(scope, receive, send)
+            # Open, the socket is closed when its session is revoked.
+            await _revocation.serve_websocket(
+                config, opened.session, self.app, scope, receive, send
+            )
             return
 
         started = refused = False

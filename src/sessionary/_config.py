@@ -84,6 +84,10 @@ class SessionConfig:
     sealed session's expiry by this clock too; a server-side store keeps
     reading its own for the records it holds.
     """
+    revocation_poll_interval: float | None = 5.0
+    """Seconds between checks that the sessions of open WebSockets are still live,
+    on stores without a revocation feed (Redis publishes instead); ``None``: no
+    polling, so only revocations in the same process close sockets."""
 
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
@@ -119,6 +123,7 @@ class SessionConfig:
             clear_site_data_on_logout: bool = False,
             max_sessions_per_user: int | None = None,
             on_session_limit: OnSessionLimit = "evict_oldest",
+            revocation_poll_interval: float | None = 5.0,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -210,6 +215,13 @@ class SessionConfig:
             raise ConfigurationError(
                 "on_store_error", f"{self.on_store_error!r} is not 'fail' or 'degrade'"
             )
+        interval = self.revocation_poll_interval
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0
+        ):
+            raise ConfigurationError(
+                "revocation_poll_interval", f"must be positive seconds or None, got {interval!r}"
+            )
         if self.on_session_limit not in ("evict_oldest", "refuse"):
             raise ConfigurationError(
                 "on_session_limit",
@@ -280,6 +292,7 @@ _OPTIONAL = {
     "absolute_timeout",
     "refresh_after",
     "max_sessions_per_user",
+    "revocation_poll_interval",
 }
 
 
@@ -363,6 +376,11 @@ def _parse_env(name: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigurationError(name, f"{raw!r} is not an integer") from None
+    if name == "revocation_poll_interval":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigurationError(name, f"{raw!r} is not a number of seconds") from None
     if name == "secret_key_fallbacks":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw

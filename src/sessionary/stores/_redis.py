@@ -77,6 +77,12 @@ def user_key(prefix: str, user_id: str) -> str:
     return f"{prefix}user:{user_id}"
 
 
+def revoked_channel(prefix: str) -> str:
+    """The pub/sub channel on which each deleted record's key hash is published
+    (never the key, never data), so that every process closes its sockets."""
+    return f"{prefix}revoked"
+
+
 def ttl_ms(expires: float, now: float) -> int:
     return max(1, int((expires - now) * 1000))
 

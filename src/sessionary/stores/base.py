@@ -8,13 +8,14 @@ Stores receive the visitor's raw key and keep only :func:`hash_key` of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
 from .._device import device_name
 from .._keys import hash_key, new_key
+from .._revocation import instrument
 
 if TYPE_CHECKING:
     from .._config import SessionConfig
@@ -184,6 +185,12 @@ class Store:
     """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
     client_side: ClassVar[bool] = False
     """Whether the record travels in the cookie itself (no server-side state)."""
+    has_revocation_feed: bool = False
+    """Whether the store announces ended sessions to every process (:meth:`revocations`).
+
+    Without a feed, the sessions of open WebSockets are polled instead
+    (``SessionConfig.revocation_poll_interval``).
+    """
     max_data_bytes: int | None = None
     """The most encoded session data (bytes, as the session counts them) the store can hold.
 
@@ -195,6 +202,12 @@ class Store:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or system_clock
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Whatever ends a session (delete, forget, revoke) closes its live
+        # WebSockets in this process, on every store, however it is called.
+        instrument(cls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -291,6 +304,15 @@ class Store:
 
     async def aclose(self) -> None:
         """Release connections; the store reconnects if used again."""
+
+    def revocations(self) -> AsyncIterator[str | None]:
+        """Subscribe, on the running loop, to the key hashes of ended sessions.
+
+        Yields ``""`` once subscribed, then each key hash as it ends anywhere,
+        and ``None`` after each idle second; raises ``StoreError`` when the
+        subscription is lost. Only where :attr:`has_revocation_feed`.
+        """
+        raise NotImplementedError
 
     # -- sync ----------------------------------------------------------------
 

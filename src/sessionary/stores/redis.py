@@ -10,15 +10,16 @@ atomically (see ``_redis.py`` for the layout and scripts).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .._clock import Clock
 from ..exceptions import MissingDependency
 from ._composed import ComposedStore
-from ._redis import parse_url
+from ._redis import parse_url, revoked_channel
 
 try:
-    from ._async.redis import AsyncRedisBackend
+    from ._async.redis import AsyncRedisBackend, translate_errors
     from ._sync.redis import SyncRedisBackend
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependency("RedisStore (redis-py)", "redis") from exc
@@ -62,6 +63,7 @@ class RedisStore(ComposedStore):
         if target["kind"] == "single":
             options.setdefault("health_check_interval", 30)
         self._async = AsyncRedisBackend(target, self._now, options)
+        self.has_revocation_feed = target["kind"] != "cluster"
         self._sync = SyncRedisBackend(target, self._now, options)
 
     @classmethod
@@ -70,3 +72,25 @@ class RedisStore(ComposedStore):
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url.split('@')[-1]!r})"
+
+    async def revocations(self) -> AsyncIterator[str | None]:
+        """The key hashes of deleted records, as published on ``<prefix>revoked``.
+
+        Every delete publishes (on one server or Sentinel: a cluster's open
+        WebSockets are polled instead); a lost connection raises ``StoreUnavailable``.
+        """
+        pubsub = self._async.client().pubsub()
+        try:
+            with translate_errors():
+                await pubsub.subscribe(revoked_channel(self.prefix))
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+                    if message is None:
+                        yield None
+                    elif message["type"] == "subscribe":
+                        yield ""
+                    elif message["type"] == "message":
+                        data = message["data"]
+                        yield data.decode() if isinstance(data, bytes) else str(data)
+        finally:
+            await pubsub.aclose()

@@ -21,6 +21,7 @@ from .._redis import (
     pairs,
     record_from_hash,
     record_key,
+    revoked_channel,
     save_args,
     user_key,
 )
@@ -175,6 +176,10 @@ class AsyncRedisBackend:
             if user_id is not None:
                 user = user_id.decode() if isinstance(user_id, bytes) else user_id
                 await client.srem(user_key(self.prefix, user), key_hash)
+            if self.target["kind"] != "cluster":
+                # Every process closes the session's live sockets (``_revocation``);
+                # a cluster's are polled instead.
+                await client.publish(revoked_channel(self.prefix), key_hash)
 
     async def exists(self, key_hash: str) -> bool:
         return await self.load(key_hash) is not None
