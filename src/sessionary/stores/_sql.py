@@ -244,7 +244,7 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        from ..exceptions import SessionKeyExists, StoreError, StoreUnavailable
+        from ..exceptions import SessionKeyExists, StoreDataError, StoreError, StoreUnavailable
 
         if exc is None:
             return
@@ -252,6 +252,12 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
             raise StoreUnavailable(f"database did not answer in time ({exc})") from exc
         if isinstance(exc, sa.exc.IntegrityError) and self.creating and _is_duplicate_key(exc):
             raise SessionKeyExists("session key already exists") from exc
+        if isinstance(exc, sa.exc.DataError) or (
+            isinstance(exc, sa.exc.IntegrityError) and not _is_duplicate_key(exc)
+        ):
+            # The row, not the server: a value too long for its column, out of range.
+            # The first line only, and no cause: the rest may quote the row.
+            raise StoreDataError(f"database refused the value: {_first_line(exc)}") from None
         if isinstance(exc, sa.exc.NoSuchModuleError | ModuleNotFoundError):
             raise missing_driver(self.url, exc) from exc
         if isinstance(exc, sa.exc.DBAPIError) and (fault := _operator_fault(exc.orig, self.url)):
