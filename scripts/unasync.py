@@ -89,6 +89,9 @@ def _check_used(rules: list[tuple[str, str]], counts: list[int]) -> None:
 
 
 def generate(stores_out: Path, tests_out: Path) -> None:
+    missing = sorted(name for name in FACES if not (ROOT / "_async" / name).exists())
+    if missing:
+        raise SystemExit(f"FACES names modules that are not in stores/_async: {missing}")
     counts = [0] * len(RULES)
     face_counts = [0] * len(FACE_RULES)
     for source in sorted((ROOT / "_async").glob("*.py")):
