@@ -29,7 +29,8 @@ HAND_BRIDGE = re.compile(r"\bto_thread\(|\biscoroutine\b|\brun_until_complete\("
 
 def _unasync() -> ModuleType:
     spec = importlib.util.spec_from_file_location("unasync", UNASYNC)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
