@@ -35,6 +35,7 @@ class InThread:
         async def in_thread(*args: Any, **kwargs: Any) -> Any:
             return await asyncio.to_thread(method, *args, **kwargs)
 
+        setattr(self, name, in_thread)  # made once: later lookups find it directly
         return in_thread
 
 
