@@ -36,13 +36,28 @@ RULES = [
     (r"\bAsync(Engine|Connection|Iterator)\b", r"\1"),
     (r"\.sync_engine\b", ""),
     (r"\bawait (\w+)\.run_sync\(([\w.]+)\)", r"\2(\1)"),
-    # Ours: Async<Name> has a Sync<Name> twin.
+    # Ours: Async<Name> has a Sync<Name> twin, ``self._async`` (a backend) ``self._sync``.
     (r"\bAsync(?=[A-Z])", "Sync"),
+    (r"\b_async\b", "_sync"),
     (r"\basynccontextmanager\b", "contextmanager"),
     # The language.
     (r"\basync (def|with|for)\b", r"\1"),
     (r"\bawait ", ""),
     (r"\baclose\b", "close"),
+]
+
+
+# A store face (a module defining a Store's methods, not a backend's) follows
+# Store's naming: the sync twin of ``load`` is ``load_sync``, of ``aclose``
+# ``close``. These rules run before RULES on the modules in FACES: its own
+# methods and those of the stores it holds (``self.database.load``) take the
+# suffix; its backend (``self._async``) keeps the backend's names.
+FACES = {"_composed.py", "cached_database.py"}
+FACE_RULES = [
+    (r"\bawait (self\.\w+)\.aclose\(\)", r"\1.close()"),
+    (r"\bawait self\.(?!_async\.)(\w+)\.(\w+)\(", r"self.\1.\2_sync("),
+    (r"\bawait self\.(\w+)\(", r"self.\1_sync("),
+    (r"\basync def (?!aclose\b)(\w+)\(", r"def \1_sync("),
 ]
 
 
@@ -74,15 +89,23 @@ def _check_used(rules: list[tuple[str, str]], counts: list[int]) -> None:
 
 
 def generate(stores_out: Path, tests_out: Path) -> None:
+    missing = sorted(name for name in FACES if not (ROOT / "_async" / name).exists())
+    if missing:
+        raise SystemExit(f"FACES names modules that are not in stores/_async: {missing}")
     counts = [0] * len(RULES)
+    face_counts = [0] * len(FACE_RULES)
     for source in sorted((ROOT / "_async").glob("*.py")):
-        text = unasync(source.read_text(), RULES, counts)
+        text = source.read_text()
+        if source.name in FACES:
+            text = unasync(text, FACE_RULES, face_counts)
+        text = unasync(text, RULES, counts)
         if source.name == "__init__.py":
             text = (
                 '"""Sync store backends, GENERATED from ``../_async`` by scripts/unasync.py."""\n'
             )
         (stores_out / source.name).write_text(text)
     _check_used(RULES, counts)
+    _check_used(FACE_RULES, face_counts)
     counts = [0] * len(TEST_RULES)
     text = unasync((TESTS / "test_conformance.py").read_text(), TEST_RULES, counts)
     _check_used(TEST_RULES, counts)

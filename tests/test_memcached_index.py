@@ -27,7 +27,7 @@ def bound(now: float, user_id: str, **data: str) -> SessionRecord:
 
 def raw_client(store: MemcachedStore, user_id: str) -> tuple[PymemcacheClient, bytes]:
     """A plain client on the server holding ``user_id``'s index, and the index's key."""
-    index = store._sync.logic.user_key(user_id)
+    index = store._sync.user_key(user_id)
     host, _, port = store._sync.driver.router.node(index).rpartition(":")
     return PymemcacheClient((host, int(port))), index
 
@@ -64,7 +64,7 @@ async def test_a_session_dropped_from_the_index_is_over_even_if_its_record_stays
     kept, dropped = new_key(), new_key()
     for key in (kept, dropped):
         await store.save(key, bound(store.clock(), "alice", a="1"))
-    store._sync.driver.run(store._sync.logic._index("alice", remove={hash_key(dropped)}))
+    store._sync._index("alice", remove={hash_key(dropped)})
     assert await store.load(dropped) is None
     assert await store.load(kept) is not None
     assert [s.session_id for s in await store.sessions_for("alice")] == [hash_key(kept)]
@@ -106,7 +106,7 @@ async def test_sign_out_everywhere_under_memory_pressure_ends_every_session(
     for key in keys:
         await store.save(key, bound(store.clock(), "alice", cart="x" * 100))
     filler = PymemcacheClient(("127.0.0.1", small_memcached.port))
-    index_key = store._sync.logic.user_key("alice")
+    index_key = store._sync.user_key("alice")
     index_size = len(index_key) + len(filler.get(index_key) or b"")
     assert index_size > 300
     # The user keeps using the five sessions while other traffic fills the

@@ -1,9 +1,10 @@
 """Log lines never carry session data or SQL parameters.
 
-A save the database refuses is logged by the middleware with its traceback;
-neither the message nor the chained driver error may quote the session's
-values (SQLAlchemy renders statement parameters into its errors unless told
-not to; PostgreSQL's own message quotes the failing row).
+A save the database refuses is logged by the middleware (a data error: the
+response goes out, the session is not saved, no cookie is set); neither the
+message nor the chained driver error may quote the session's values
+(SQLAlchemy renders statement parameters into its errors unless told not to;
+PostgreSQL's own message quotes the failing row).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ async def test_a_refused_save_logs_no_session_value_asgi(
             response = await client.get(f"/set?card={SECRET_VALUE}")
     finally:
         await refusing_store.aclose()  # before the table is dropped
-    assert response.status_code >= 500
+    assert response.status_code == 200  # a refused value is a data error, not an outage
     assert "set-cookie" not in response.headers
     _assert_clean(caplog)
 
@@ -86,6 +87,6 @@ def test_a_refused_save_logs_no_session_value_wsgi(
     transport = httpx.WSGITransport(WSGISessionMiddleware(wsgi_app, config))
     with httpx.Client(transport=transport, base_url="http://t") as client:
         response = client.get(f"/set?card={SECRET_VALUE}")
-    assert response.status_code >= 500
+    assert response.status_code == 200  # a refused value is a data error, not an outage
     assert "set-cookie" not in response.headers
     _assert_clean(caplog)

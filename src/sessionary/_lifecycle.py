@@ -23,7 +23,7 @@ from . import _core
 from ._keys import new_key
 from ._ops import Load, Steps, run_async, run_sync
 from ._session import Session
-from .exceptions import CorruptRecord, SessionTooLarge, StoreError
+from .exceptions import CorruptRecord, SessionTooLarge, StoreDataError, StoreError
 
 if TYPE_CHECKING:
     from ._config import SessionConfig
@@ -129,8 +129,9 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
         return Outcome(unavailable=opened.unavailable)
     try:
         yield from session.commit_plan(save=status is not None and status < 500)
-    except SessionTooLarge as exc:
-        # Growth no assignment could see (a nested value appended to in place).
+    except (SessionTooLarge, StoreDataError) as exc:
+        # Growth no assignment could see (a nested value appended to in place),
+        # or a value the store refused: data errors, not outages.
         _not_saved(session, exc)
     except StoreError as exc:
         if status is None:
@@ -147,7 +148,7 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
     return Outcome(_core.response_headers(config, session, opened.incoming))
 
 
-def _not_saved(session: Session, exc: SessionTooLarge) -> None:
+def _not_saved(session: Session, exc: SessionTooLarge | StoreDataError) -> None:
     # The app has answered: the response goes out and the client keeps its
     # previous session, rather than a 500 after the fact.
     logger.error("session not saved: %s", exc)

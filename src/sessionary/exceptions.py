@@ -14,6 +14,7 @@ Every error derives from :class:`SessionError`::
     ├── StoreError                the store failed
     │   ├── StoreUnavailable      the server cannot be reached or timed out
     │   ├── SessionKeyExists      a must-create save met an existing key
+    │   ├── StoreDataError        the store refused a value (a data error, not an outage)
     │   └── CorruptRecord         a stored record could not be decoded
     └── BadSignature              a signed or encrypted value failed verification
         └── SignatureExpired      it verified but is older than allowed
@@ -33,6 +34,7 @@ __all__ = [
     "SessionKeyExists",
     "SessionTooLarge",
     "SignatureExpired",
+    "StoreDataError",
     "StoreError",
     "StoreUnavailable",
     "TooManySessions",
@@ -118,6 +120,16 @@ class StoreError(SessionError):
 
 class StoreUnavailable(StoreError):
     """The store's server could not be reached, or did not answer in time."""
+
+
+class StoreDataError(StoreError):
+    """The store refused a value it was given (too long for a column, out of range).
+
+    A data error, not an outage: the request that made the value is answered,
+    its session is not saved (as with a session too large for the store), and
+    retrying would fail the same way. Values are refused at assignment where
+    the store declares a limit; this is the fallback for anything else.
+    """
 
 
 class SessionKeyExists(StoreError):

@@ -1,27 +1,9 @@
-"""The Memcached side of ``MemcachedStore``, without I/O.
+"""The Memcached side of ``MemcachedStore`` that needs no I/O: routing, keys, the record codec.
 
-Every operation is a generator of memcached commands; the sync driver
-(pymemcache) and the async driver (aiomcache) only execute what it yields,
-so the logic, the retry loops and the record codec exist once.
-
-Commands are tuples ``(verb, key, *args)`` with verbs get, gets, add, set,
-cas and delete. Keys are routed to servers by rendezvous hashing over
-``host:port`` names, the same on both drivers.
-
-A record's version is memcached's CAS token, captured when it is read
-(``gets``): an ``apply`` with that base costs one ``cas`` round trip; when
-the token is stale (another request wrote first) it re-reads and re-applies,
-a bounded number of times. A record that is gone is never recreated.
-
-The per-user index is the authority on a user's sessions, because memcached
-may evict it like any item: a session bound to a user is live only while
-its user's index lists it. So an evicted index cannot make "sign out
-everywhere" miss a session (the sessions it listed are over already: that
-user signs in again), ``revoke`` ends exactly what the index lists, and a
-listing never omits a live session. Binding adds to the index before the
-record is written, so a session is never live unlisted. Each load of a
-user's session reads the index, which keeps it as recently used as the
-user's most recent session in memcached's LRU.
+The operations are written once, async, in ``_async/memcached.py`` (the sync
+twin is generated); the drivers (aiomcache, pymemcache) differ only in
+``_drivers.py``. Keys are routed to servers by rendezvous hashing over
+``host:port`` names, the same in both colours.
 """
 
 from __future__ import annotations
@@ -30,22 +12,13 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Generator
+from collections.abc import Callable
 from typing import Any
 
 from pymemcache.client.rendezvous import RendezvousHash
 
-from ..exceptions import (
-    ConfigurationError,
-    CorruptRecord,
-    SessionKeyExists,
-    SessionTooLarge,
-    StoreError,
-)
-from .base import ALL, ALL_BUT_CURRENT, Change, SessionInfo, SessionRecord, apply_change
-
-Command = tuple[Any, ...]
-Steps = Generator[Command, Any, Any]
+from ..exceptions import ConfigurationError, CorruptRecord, SessionTooLarge
+from .base import SessionRecord
 
 DEFAULT_PREFIX = "sessionary:"
 MAX_ATTEMPTS = 50
@@ -129,15 +102,15 @@ def decode(key_hash: str, raw: bytes, token: Any = -1) -> SessionRecord:
     )
 
 
-def _backoff(attempt: int) -> Steps:
-    # Jittered, capped exponential backoff spreads writers that lost a CAS race.
-    yield ("sleep", b"", random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
+def backoff(attempt: int) -> float:
+    """Seconds to wait after losing a CAS race: jittered, capped, exponential."""
+    return random.uniform(0, min(0.02, 0.0005 * 2**attempt))
 
 
-class Logic:
-    """The store's operations as command generators."""
+class Keys:
+    """A backend's key names (both colours): records by key hash, indexes by user."""
 
-    def __init__(self, prefix: str, clock: Any) -> None:
+    def __init__(self, prefix: str, clock: Callable[[], float]) -> None:
         self.prefix = prefix
         self.clock = clock
 
@@ -148,112 +121,3 @@ class Logic:
         # User ids may hold spaces or be long: memcached keys may not.
         digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()
         return f"{self.prefix}user:{digest}".encode("ascii")
-
-    def load(self, key_hash: str) -> Steps:
-        record = yield from self._load_record(key_hash)
-        if record is None or record.user_id is None:
-            return record
-        if key_hash not in (yield from self._members(record.user_id)):
-            return None  # revoked, or its user's index was evicted: over either way
-        return record
-
-    def _load_record(self, key_hash: str) -> Steps:
-        raw, token = yield ("gets", self.record_key(key_hash))
-        if raw is None:
-            return None
-        record = decode(key_hash, raw, token)
-        return record if record.is_live(self.clock()) else None
-
-    def _members(self, user_id: str) -> Steps:
-        raw, _ = yield ("gets", self.user_key(user_id))
-        members = json.loads(raw) if raw is not None else []
-        return set(members) if isinstance(members, list) else set()
-
-    def save(self, record: SessionRecord, must_create: bool) -> Steps:
-        key = self.record_key(record.key_hash)
-        if record.user_id is not None:  # listed first: never live unlisted
-            yield from self._index(record.user_id, add=record.key_hash)
-        expire = expire_arg(record.expires, self.clock())
-        if must_create:
-            if not (yield ("add", key, encode(record), expire)):
-                raise SessionKeyExists("session key already exists")
-        else:
-            yield ("set", key, encode(record), expire)
-
-    def apply(self, key_hash: str, change: Change, base: SessionRecord | None) -> Steps:
-        key = self.record_key(key_hash)
-        if change.set_user and change.user_id is not None:
-            yield from self._index(change.user_id, add=key_hash)
-        for attempt in range(MAX_ATTEMPTS):
-            if base is None or base.version < 0:
-                raw, token = yield ("gets", key)
-                if raw is None:
-                    return None
-                base = decode(key_hash, raw, token)
-                if not base.is_live(self.clock()):
-                    return None
-            updated = apply_change(base, change)
-            stored = yield (
-                "cas",
-                key,
-                encode(updated),
-                expire_arg(updated.expires, self.clock()),
-                base.version,
-            )
-            if stored is None:
-                return None  # deleted meanwhile: stay deleted
-            if stored:
-                updated.version = -1  # memcached does not tell the new token
-                return updated
-            base = None
-            yield from _backoff(attempt)
-        raise StoreError(f"session update kept conflicting after {MAX_ATTEMPTS} attempts")
-
-    def delete(self, key_hash: str) -> Steps:
-        key = self.record_key(key_hash)
-        raw, _ = yield ("gets", key)
-        yield ("delete", key)
-        if raw is not None:
-            user_id = decode(key_hash, raw).user_id
-            if user_id is not None:
-                yield from self._index(user_id, remove={key_hash})
-
-    def _index(self, user_id: str, add: str | None = None, remove: set[str] | None = None) -> Steps:
-        key = self.user_key(user_id)
-        for attempt in range(MAX_ATTEMPTS):
-            raw, token = yield ("gets", key)
-            members = set(json.loads(raw)) if raw is not None else set()
-            if add is not None:
-                members.add(add)
-            members -= remove or set()
-            value = json.dumps(sorted(members)).encode("ascii")
-            if raw is None:
-                if (yield ("add", key, value, 0)):
-                    return sorted(members)
-            elif (yield ("cas", key, value, 0, token)):
-                return sorted(members)
-            yield from _backoff(attempt)
-        raise StoreError(f"per-user index update kept conflicting after {MAX_ATTEMPTS} attempts")
-
-    def sessions_for(self, user_id: str) -> Steps:
-        infos, dead = [], set()
-        for key_hash in sorted((yield from self._members(user_id))):
-            record = yield from self._load_record(key_hash)
-            if record is None or record.user_id != user_id:
-                dead.add(key_hash)
-            else:
-                infos.append(SessionInfo.from_record(record))
-        if dead:
-            yield from self._index(user_id, remove=dead)
-        return sorted(infos, key=lambda info: info.created)
-
-    def revoke(self, user_id: str, target: str, keep: str | None) -> Steps:
-        ended = 0
-        for info in (yield from self.sessions_for(user_id)):
-            if target not in (ALL, ALL_BUT_CURRENT) and info.session_id != target:
-                continue
-            if target == ALL_BUT_CURRENT and info.session_id == keep:
-                continue
-            yield from self.delete(info.session_id)
-            ended += 1
-        return ended

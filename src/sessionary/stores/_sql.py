@@ -244,7 +244,7 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        from ..exceptions import SessionKeyExists, StoreError, StoreUnavailable
+        from ..exceptions import SessionKeyExists, StoreDataError, StoreError, StoreUnavailable
 
         if exc is None:
             return
@@ -252,6 +252,10 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
             raise StoreUnavailable(f"database did not answer in time ({exc})") from exc
         if isinstance(exc, sa.exc.IntegrityError) and self.creating and _is_duplicate_key(exc):
             raise SessionKeyExists("session key already exists") from exc
+        if _is_refused_value(exc):
+            # The row, not the server: a value too long for its column, out of range.
+            # The first line only, and no cause: the rest may quote the row.
+            raise StoreDataError(f"database refused the value: {_first_line(exc)}") from None
         if isinstance(exc, sa.exc.NoSuchModuleError | ModuleNotFoundError):
             raise missing_driver(self.url, exc) from exc
         if isinstance(exc, sa.exc.DBAPIError) and (fault := _operator_fault(exc.orig, self.url)):
@@ -281,6 +285,23 @@ def _is_duplicate_key(exc: sa.exc.IntegrityError) -> bool:
     if code:  # PostgreSQL: unique_violation
         return bool(code == "23505")
     return "unique" in str(orig).lower()  # SQLite: "UNIQUE constraint failed"
+
+
+# A row the server refuses, whatever class the driver files it under (MariaDB
+# reports a failed CHECK, 4025, as an OperationalError): too long, out of
+# range, a string it cannot store, a NULL or a constraint it forbids.
+_REFUSED_VALUE = {1048, 1264, 1366, 1406, 3819, 4025}
+
+
+def _is_refused_value(exc: BaseException) -> bool:
+    """A data error (the row), not an outage (the server) nor a taken key."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    if isinstance(exc, sa.exc.IntegrityError):
+        return not _is_duplicate_key(exc)
+    return isinstance(exc, sa.exc.DBAPIError) and (
+        exc.orig is not None and _driver_code(exc.orig) in _REFUSED_VALUE
+    )
 
 
 # Faults the operator fixes in the URL or the schema, told apart by the driver's

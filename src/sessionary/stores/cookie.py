@@ -40,7 +40,8 @@ from .._clock import Clock
 from ..cookies import MAX_COOKIE_BYTES, chunks_capacity
 from ..exceptions import BadSignature, ConfigurationError, MissingDependency, SessionTooLarge
 from ..signing import Signer, derive_key, matching_key
-from .base import Change, Progress, SessionInfo, SessionRecord, Store, apply_change, hash_key
+from ._adapters import InlineAsync
+from .base import Change, Progress, SessionInfo, SessionRecord, apply_change, hash_key
 
 if TYPE_CHECKING:
     from .._config import SessionConfig
@@ -106,7 +107,7 @@ class SealedRecord(SessionRecord):
     """Opened with a fallback secret or a legacy format: re-issue under the current key."""
 
 
-class CookieStore(Store):
+class CookieStore(InlineAsync):
     """Keeps each session inside its own cookie(s) (``mode``: "encrypted" or "signed").
 
     The secrets come from the :class:`~sessionary.SessionConfig` that uses the
@@ -339,7 +340,7 @@ class CookieStore(Store):
             return None
         return sid, record
 
-    # -- the Store interface: no I/O anywhere ----------------------------------
+    # -- the Store interface: no I/O anywhere (InlineAsync: the async methods are these)
 
     def load_sync(self, key: str) -> SessionRecord | None:
         decoded = self.decode(key)
@@ -369,31 +370,3 @@ class CookieStore(Store):
 
     def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
         raise NotImplementedError("the cookie store keeps nothing server-side to revoke")
-
-    async def load(self, key: str) -> SessionRecord | None:
-        return self.load_sync(key)
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        self.save_sync(key, record, must_create=must_create)
-
-    async def apply(
-        self, key: str, change: Change, base: SessionRecord | None = None
-    ) -> SessionRecord | None:
-        return self.apply_sync(key, change, base)
-
-    async def delete(self, key: str) -> None:
-        self.delete_sync(key)
-
-    async def exists(self, key: str) -> bool:
-        return self.exists_sync(key)
-
-    async def clear_expired(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
-        return 0
-
-    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        return self.sessions_for_sync(user_id)
-
-    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self.revoke_sync(user_id, target, current=current)

@@ -10,14 +10,15 @@ statements of ``_sql.py``. The table is created by ``migrate()``
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from typing import Any
 
 from sqlalchemy.engine.url import URL
 
 from .._clock import Clock
+from ._adapters import InThread
 from ._async.database import AsyncDatabaseBackend
+from ._composed import ComposedStore
 from ._deadline import AsyncDeadline, SyncDeadline, parse_seconds
 from ._sql import (
     DEFAULT_TABLE,
@@ -28,23 +29,13 @@ from ._sql import (
     missing_driver,
 )
 from ._sync.database import SyncDatabaseBackend
-from .base import (
-    Change,
-    Progress,
-    SessionInfo,
-    SessionRecord,
-    Store,
-    check_session_id,
-    check_target,
-    hash_key,
-)
 
 __all__ = ["DatabaseStore"]
 
 DEFAULT_TIMEOUT = 5.0
 
 
-class DatabaseStore(Store):
+class DatabaseStore(ComposedStore):
     """Sessions in one SQL table, keyed by the hash of the session key.
 
     ``table`` names the table. ``timeout`` (seconds, default 5) bounds each
@@ -81,16 +72,17 @@ class DatabaseStore(Store):
         self._sync = SyncDatabaseBackend(
             sync_url, statements, self._now, sync_options, _sync_deadline(sync_url, self.timeout)
         )
-        self._async: AsyncDatabaseBackend | _InThread
+        # SQLite's async path: the sync backend in a worker thread. Through
+        # SQLAlchemy, aiosqlite hops to its own thread for every cursor call
+        # (several a statement); one hop an operation costs half as much a
+        # cycle (benchmarks/RESULTS.md), and SQLite has no network to wait on.
+        # A URL that names its driver (``sqlite+aiosqlite://``) keeps the async engine.
         if sync_url.get_backend_name() == "sqlite" and "+" not in url.split("://", 1)[0]:
-            self._async = _InThread(self._sync)
+            self._async = InThread(self._sync)
         else:
             self._async = AsyncDatabaseBackend(
                 async_url, statements, self._now, async_options, AsyncDeadline(self.timeout)
             )
-
-    def _now(self) -> float:
-        return self.clock()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> DatabaseStore:
@@ -106,136 +98,6 @@ class DatabaseStore(Store):
         # The column's size on every dialect (SQLite would store more): an app
         # moving from SQLite to PostgreSQL meets the same limit.
         return USER_ID_LENGTH
-
-    # -- async ---------------------------------------------------------------
-
-    async def load(self, key: str) -> SessionRecord | None:
-        return await self._async.load(hash_key(key))
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        record.key_hash = hash_key(key)
-        await self._async.save(record, must_create=must_create)
-
-    async def apply(
-        self, key: str, change: Change, base: SessionRecord | None = None
-    ) -> SessionRecord | None:
-        return await self._async.apply(hash_key(key), change, base)
-
-    async def delete(self, key: str) -> None:
-        await self._async.delete(hash_key(key))
-
-    async def forget(self, session_id: str) -> None:
-        await self._async.delete(check_session_id(session_id))
-
-    async def exists(self, key: str) -> bool:
-        return await self._async.exists(hash_key(key))
-
-    async def clear_expired(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
-        return await self._async.clear_expired(batch_size, progress)
-
-    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        return await self._async.sessions_for(user_id)
-
-    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return await self._async.revoke(user_id, check_target(target), _keep(current))
-
-    async def migrate(self) -> bool:
-        return await self._async.migrate()
-
-    async def aclose(self) -> None:
-        await self._async.aclose()
-
-    # -- sync ----------------------------------------------------------------
-
-    def load_sync(self, key: str) -> SessionRecord | None:
-        return self._sync.load(hash_key(key))
-
-    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        record.key_hash = hash_key(key)
-        self._sync.save(record, must_create=must_create)
-
-    def apply_sync(
-        self, key: str, change: Change, base: SessionRecord | None = None
-    ) -> SessionRecord | None:
-        return self._sync.apply(hash_key(key), change, base)
-
-    def delete_sync(self, key: str) -> None:
-        self._sync.delete(hash_key(key))
-
-    def forget_sync(self, session_id: str) -> None:
-        self._sync.delete(check_session_id(session_id))
-
-    def exists_sync(self, key: str) -> bool:
-        return self._sync.exists(hash_key(key))
-
-    def clear_expired_sync(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
-        return self._sync.clear_expired(batch_size, progress)
-
-    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
-        return self._sync.sessions_for(user_id)
-
-    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self._sync.revoke(user_id, check_target(target), _keep(current))
-
-    def migrate_sync(self) -> bool:
-        return self._sync.migrate()
-
-    def close(self) -> None:
-        self._sync.close()
-
-
-class _InThread:
-    """SQLite's async path: each operation of the sync backend, in a worker thread.
-
-    Through SQLAlchemy, aiosqlite hops to its own thread for every cursor call
-    (several a statement); one hop an operation costs half as much a cycle
-    (benchmarks/RESULTS.md), and SQLite has no network to wait on. The event
-    loop never blocks. A URL that names its driver (``sqlite+aiosqlite://``)
-    keeps the async engine.
-    """
-
-    def __init__(self, backend: SyncDatabaseBackend) -> None:
-        self._backend = backend
-
-    async def load(self, key_hash: str) -> SessionRecord | None:
-        return await asyncio.to_thread(self._backend.load, key_hash)
-
-    async def save(self, record: SessionRecord, *, must_create: bool) -> None:
-        await asyncio.to_thread(self._backend.save, record, must_create=must_create)
-
-    async def apply(
-        self, key_hash: str, change: Change, base: SessionRecord | None
-    ) -> SessionRecord | None:
-        return await asyncio.to_thread(self._backend.apply, key_hash, change, base)
-
-    async def delete(self, key_hash: str) -> None:
-        await asyncio.to_thread(self._backend.delete, key_hash)
-
-    async def exists(self, key_hash: str) -> bool:
-        return await asyncio.to_thread(self._backend.exists, key_hash)
-
-    async def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
-        return await asyncio.to_thread(self._backend.clear_expired, batch_size, progress)
-
-    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        return await asyncio.to_thread(self._backend.sessions_for, user_id)
-
-    async def revoke(self, user_id: str, target: str, keep: str | None) -> int:
-        return await asyncio.to_thread(self._backend.revoke, user_id, target, keep)
-
-    async def migrate(self) -> bool:
-        return await asyncio.to_thread(self._backend.migrate)
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self._backend.close)
-
-
-def _keep(current: str | None) -> str | None:
-    return hash_key(current) if current is not None else None
 
 
 def _merge(options: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@ the file atomically (write a temporary file, then ``os.replace``), so
 several processes and threads can share the directory safely; readers need
 no lock, since a file is always whole. The directory is created with mode
 0700 on first use. A user's sessions are indexed by empty files under
-``users/<hash of user id>/``. Async methods run the same code in a thread.
+``users/<hash of user id>/``. Async methods run the same code in a worker
+thread, one hop an operation (:class:`~sessionary.stores._adapters.InThread`).
 
 Any error of the filesystem itself (read-only, permission denied, disk
 full, I/O error) is :class:`~sessionary.exceptions.StoreUnavailable`: the
@@ -16,7 +17,6 @@ request answers 503, as for a database that is down.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import functools
@@ -26,24 +26,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .._clock import Clock
 from ..exceptions import ConfigurationError, CorruptRecord, SessionKeyExists, StoreUnavailable
-from .base import (
-    ALL,
-    ALL_BUT_CURRENT,
-    Change,
-    Progress,
-    SessionInfo,
-    SessionRecord,
-    Store,
-    apply_change,
-    check_session_id,
-    check_target,
-    hash_key,
-)
+from ._adapters import InThread
+from ._composed import ComposedStore
+from .base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
 
 __all__ = ["FileStore"]
 
@@ -109,13 +99,14 @@ def _decode(key_hash: str, raw: bytes) -> SessionRecord:
     return record
 
 
-class FileStore(Store):
+class FileStore(ComposedStore):
     """Sessions as files in ``directory``."""
 
     def __init__(self, directory: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
         super().__init__(clock=clock)
         self.directory = Path(directory)
-        self._ready = False
+        self._sync = FileBackend(self.directory, self._now)
+        self._async = InThread(self._sync)
 
     @classmethod
     def from_url(cls, url: str) -> FileStore:
@@ -126,6 +117,15 @@ class FileStore(Store):
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.directory)!r})"
+
+
+class FileBackend:
+    """The store's operations on key hashes, sync (the async face runs them in a thread)."""
+
+    def __init__(self, directory: Path, clock: Callable[[], float]) -> None:
+        self.directory = directory
+        self.clock = clock
+        self._ready = False
 
     # -- files -----------------------------------------------------------------
 
@@ -194,16 +194,16 @@ class FileStore(Store):
         if record is not None:
             self._index(record.user_id, key_hash, add=False)
 
-    # -- sync ------------------------------------------------------------------
+    # -- the operations ----------------------------------------------------------
 
     @_filesystem_errors
-    def load_sync(self, key: str) -> SessionRecord | None:
-        record = self._read(hash_key(key))
+    def load(self, key_hash: str) -> SessionRecord | None:
+        record = self._read(key_hash)
         return record if record is not None and record.is_live(self.clock()) else None
 
     @_filesystem_errors
-    def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        record.key_hash = digest = hash_key(key)
+    def save(self, record: SessionRecord, *, must_create: bool) -> None:
+        digest = record.key_hash
         with self._locked(digest):
             current = self._read(digest)
             if must_create and current is not None and current.is_live(self.clock()):
@@ -214,10 +214,9 @@ class FileStore(Store):
             self._index(record.user_id, digest, add=True)
 
     @_filesystem_errors
-    def apply_sync(
-        self, key: str, change: Change, base: SessionRecord | None = None
+    def apply(
+        self, digest: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
-        digest = hash_key(key)
         with self._locked(digest):
             current = self._read(digest)
             if current is None or not current.is_live(self.clock()):
@@ -230,15 +229,8 @@ class FileStore(Store):
             return updated
 
     @_filesystem_errors
-    def delete_sync(self, key: str) -> None:
-        self._delete_hash(hash_key(key))
-
-    @_filesystem_errors
-    def forget_sync(self, session_id: str) -> None:
-        # The id names a file: "../x" would delete outside the directory.
-        self._delete_hash(check_session_id(session_id))
-
-    def _delete_hash(self, digest: str) -> None:
+    def delete(self, digest: str) -> None:
+        # ``forget`` checked a session id first: "../x" would delete outside the directory.
         with self._locked(digest):
             try:
                 current = self._read(digest)
@@ -247,13 +239,11 @@ class FileStore(Store):
             self._remove(digest, current)
 
     @_filesystem_errors
-    def exists_sync(self, key: str) -> bool:
-        return self.load_sync(key) is not None
+    def exists(self, key_hash: str) -> bool:
+        return self.load(key_hash) is not None
 
     @_filesystem_errors
-    def clear_expired_sync(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
+    def clear_expired(self, batch_size: int, progress: Progress | None) -> int:
         self._ensure()
         now = self.clock()
         removed = 0
@@ -281,7 +271,7 @@ class FileStore(Store):
         return removed
 
     @_filesystem_errors
-    def sessions_for_sync(self, user_id: str) -> list[SessionInfo]:
+    def sessions_for(self, user_id: str) -> list[SessionInfo]:
         self._ensure()
         folder = self._user_dir(user_id)
         infos = []
@@ -296,65 +286,22 @@ class FileStore(Store):
         return sorted(infos, key=lambda info: info.created)
 
     @_filesystem_errors
-    def revoke_sync(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        check_target(target)
-        keep = hash_key(current) if current is not None and target == ALL_BUT_CURRENT else None
+    def revoke(self, user_id: str, target: str, keep: str | None) -> int:
         ended = 0
-        for info in self.sessions_for_sync(user_id):
+        for info in self.sessions_for(user_id):
             if target not in (ALL, ALL_BUT_CURRENT) and info.session_id != target:
                 continue
-            if info.session_id == keep:
+            if target == ALL_BUT_CURRENT and info.session_id == keep:
                 continue
-            self._delete_hash(info.session_id)
+            self.delete(info.session_id)
             ended += 1
         return ended
 
     @_filesystem_errors
-    def migrate_sync(self) -> bool:
+    def migrate(self) -> bool:
         created = not (self.directory / _USERS).is_dir()
         self._ensure()
         return created
 
-    # -- async: the same code in a worker thread, so the loop never blocks -------
-
-    async def _thread(self, method: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(method, *args, **kwargs)
-
-    async def load(self, key: str) -> SessionRecord | None:
-        record: SessionRecord | None = await self._thread(self.load_sync, key)
-        return record
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        await self._thread(self.save_sync, key, record, must_create=must_create)
-
-    async def apply(
-        self, key: str, change: Change, base: SessionRecord | None = None
-    ) -> SessionRecord | None:
-        record: SessionRecord | None = await self._thread(self.apply_sync, key, change, base)
-        return record
-
-    async def delete(self, key: str) -> None:
-        await self._thread(self.delete_sync, key)
-
-    async def forget(self, session_id: str) -> None:
-        await self._thread(self.forget_sync, session_id)
-
-    async def exists(self, key: str) -> bool:
-        return bool(await self._thread(self.exists_sync, key))
-
-    async def clear_expired(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
-        return int(
-            await self._thread(self.clear_expired_sync, batch_size=batch_size, progress=progress)
-        )
-
-    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        infos: list[SessionInfo] = await self._thread(self.sessions_for_sync, user_id)
-        return infos
-
-    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return int(await self._thread(self.revoke_sync, user_id, target, current=current))
-
-    async def migrate(self) -> bool:
-        return bool(await self._thread(self.migrate_sync))
+    def close(self) -> None:
+        """Nothing held open between operations."""

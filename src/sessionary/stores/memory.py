@@ -6,6 +6,7 @@ import threading
 
 from .._clock import Clock
 from ..exceptions import SessionKeyExists
+from ._adapters import InlineAsync
 from .base import (
     ALL,
     ALL_BUT_CURRENT,
@@ -13,7 +14,6 @@ from .base import (
     Progress,
     SessionInfo,
     SessionRecord,
-    Store,
     apply_change,
     check_session_id,
     check_target,
@@ -23,10 +23,11 @@ from .base import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(Store):
+class MemoryStore(InlineAsync):
     """Keeps records in process memory. Thread-safe; nothing survives a restart.
 
-    Its async methods do no I/O and never wait, so they call the sync ones.
+    Its operations do no I/O and never wait: the async methods are the sync
+    ones (:class:`~sessionary.stores._adapters.InlineAsync`).
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -37,8 +38,6 @@ class MemoryStore(Store):
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
         return cls()
-
-    # -- sync ----------------------------------------------------------------
 
     def load_sync(self, key: str) -> SessionRecord | None:
         record = self._records.get(hash_key(key))
@@ -115,36 +114,3 @@ class MemoryStore(Store):
             for digest in doomed:
                 del self._records[digest]
         return len(doomed)
-
-    # -- async: no I/O here, so the sync methods serve ------------------------
-
-    async def load(self, key: str) -> SessionRecord | None:
-        return self.load_sync(key)
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        self.save_sync(key, record, must_create=must_create)
-
-    async def apply(
-        self, key: str, change: Change, base: SessionRecord | None = None
-    ) -> SessionRecord | None:
-        return self.apply_sync(key, change, base)
-
-    async def delete(self, key: str) -> None:
-        self.delete_sync(key)
-
-    async def forget(self, session_id: str) -> None:
-        self.forget_sync(session_id)
-
-    async def exists(self, key: str) -> bool:
-        return self.exists_sync(key)
-
-    async def clear_expired(
-        self, *, batch_size: int = 1000, progress: Progress | None = None
-    ) -> int:
-        return self.clear_expired_sync(batch_size=batch_size, progress=progress)
-
-    async def sessions_for(self, user_id: str) -> list[SessionInfo]:
-        return self.sessions_for_sync(user_id)
-
-    async def revoke(self, user_id: str, target: str, *, current: str | None = None) -> int:
-        return self.revoke_sync(user_id, target, current=current)
