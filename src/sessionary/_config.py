@@ -84,6 +84,9 @@ class SessionConfig:
     sealed session's expiry by this clock too; a server-side store keeps
     reading its own for the records it holds.
     """
+    rotation_grace: int = 5
+    """Seconds a key that ``cycle_key()`` replaced still serves its successor
+    (requests already on their way with it); ``0``: it dies at once."""
 
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
@@ -119,6 +122,7 @@ class SessionConfig:
             clear_site_data_on_logout: bool = False,
             max_sessions_per_user: int | None = None,
             on_session_limit: OnSessionLimit = "evict_oldest",
+            rotation_grace: int = 5,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -196,6 +200,11 @@ class SessionConfig:
             # 0 is a cookie the browser drops at once (Starlette's max_age=0).
             raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
+        grace = self.rotation_grace
+        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+            raise ConfigurationError(
+                "rotation_grace", f"must be whole seconds, 0 or more, got {grace!r}"
+            )
         for name in ("idle_timeout", "absolute_timeout", "refresh_after", "max_sessions_per_user"):
             value = getattr(self, name)
             if value is not None:
@@ -271,6 +280,7 @@ _INT_FIELDS = {
     "absolute_timeout",
     "refresh_after",
     "max_sessions_per_user",
+    "rotation_grace",
 }
 _OPTIONAL = {
     "cookie_domain",

@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .. import _core, _lifecycle, auth
+from .. import _core, _lifecycle, _rotation, auth
 from .._config import SessionConfig
 from .._keys import is_valid_key
 from .._ops import Delete, Steps, run_sync
@@ -343,7 +343,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         await sync_to_async(self.cycle_key)()
 
     def exists(self, session_key: str) -> bool:
-        return is_valid_key(session_key) and self._config.store.exists_sync(session_key)
+        return is_valid_key(session_key) and bool(self._run(_rotation.exists(session_key)))
 
     async def aexists(self, session_key: str) -> bool:
         return await sync_to_async(self.exists)(session_key)
