@@ -779,6 +779,7 @@ class Session(dict[str, Any]):
             if record is not None and _rotation.MARKER in record.meta:
                 moved = yield from _rotation.follow(self._config, key, record)
                 key, record = moved if moved is not None else (key, None)
+                self._followed = moved is not None
         self._reset(key if record is not None else None, record)
 
     # -- I/O edges, for code outside a request -----------------------------------
