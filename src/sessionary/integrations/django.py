@@ -15,9 +15,10 @@ Django view and an ASGI service on the same store and cookie share sessions.
 
 :class:`SessionStore` has the whole ``SessionBase`` API, with Django's
 arithmetic and time-zone convention for expiry; as in Django,
-``set_expiry(timedelta)`` sets a fixed deadline, and ``flush()`` and
-``cycle_key()`` end the old record at once. Beyond Django: each request
-applies only the keys it changed (no lost updates), in-place changes to
+``set_expiry(timedelta)`` sets a fixed deadline, ``flush()`` ends the old
+record at once and ``cycle_key()`` the old key (``exists()`` is false; it
+serves the new session for ``rotation_grace`` seconds). Beyond Django: each
+request applies only the keys it changed (no lost updates), in-place changes to
 nested values are noticed, and keys are never stored.
 """
 
@@ -334,7 +335,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         await sync_to_async(self.flush)()
 
     def cycle_key(self) -> None:
-        """Move the data to a new key now, and delete the old record now (as Django)."""
+        """Move the data to a new key now; the old key ends now (``rotation_grace``:
+        it serves the new session that long, for requests on their way)."""
         self._get_session().cycle_key()
         self._run(self._save_steps(must_create=False))
         self._resend = True
