@@ -20,7 +20,7 @@ from sessionary.exceptions import StoreError
 from sessionary.stores.base import Store
 
 from .apps import asgi_app, wsgi_app
-from .conftest import SECRET, FakeClock
+from .conftest import SECRET, Client, FakeClock
 
 RACERS = 20
 
@@ -322,3 +322,73 @@ async def test_a_burst_after_a_login_redirect_still_carrying_the_old_cookie_succ
     assert everything == {"a": "1", **{f"b{n}": str(n) for n in range(RACERS)}}
     clock.advance(config.rotation_grace)
     assert (await send("/get?a=", old)).json() == {"a": None}
+
+
+# -- another device holding the old key gets nothing --------------------------
+
+BROWSER = {"ua": "Firefox/140", "ip": "192.0.2.7"}
+ELSEWHERE = {"ua": "curl/8", "ip": "198.51.100.9"}
+
+
+async def test_another_device_holding_the_old_key_gets_nothing_in_the_window(
+    config: SessionConfig,
+) -> None:
+    old = await _seeded(config)
+    # A key planted before sign-in (fixation), or copied: the other device
+    # polls with it, waits for the rotation, and has a slow write in flight.
+    in_flight = Session(config, old, client=ELSEWHERE)
+    await in_flight.load()
+    rotating = Session(config, old, client=BROWSER)
+    await rotating.load()
+    rotating.cycle_key()
+    rotating["signed_in"] = True
+    await rotating.save()
+    polling = Session(config, old, client=ELSEWHERE)
+    await polling.load()
+    assert polling.session_key is None
+    in_flight["x"] = 1
+    await in_flight.save()
+    assert in_flight.gone
+    assert in_flight.session_key is None
+    same_browser = Session(config, old, client=BROWSER)
+    await same_browser.load()
+    assert same_browser.session_key == rotating.session_key
+    assert "x" not in same_browser
+
+
+async def test_a_rotation_from_another_device_does_not_join_the_first(
+    config: SessionConfig,
+) -> None:
+    old = await _seeded(config)
+    mine = Session(config, old, client=BROWSER)
+    theirs = Session(config, old, client=ELSEWHERE)
+    await mine.load()
+    await theirs.load()
+    mine.cycle_key()
+    theirs.cycle_key()
+    theirs["planted"] = 1
+    await mine.save()
+    await theirs.save()
+    assert theirs.gone
+    assert theirs.session_key is None
+    successor = await _opened(config, mine.session_key)
+    assert "planted" not in successor
+
+
+async def test_over_http_the_old_cookie_from_another_browser_opens_nothing(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    if store.client_side:
+        pytest.skip("server-side rotation only")
+    browser = make_client()
+    await browser.get("/set?a=1")
+    old = browser.cookies["sessionid"]
+    await browser.get("/cycle")
+    other = make_client()
+    other.cookies["sessionid"] = old
+    response = await other.get("/get?a=", headers={"user-agent": "curl/8"})
+    assert response.json() == {"a": None}
+    assert browser.cookies["sessionid"] not in response.headers.get("set-cookie", "")
+    again = make_client()
+    again.cookies["sessionid"] = old
+    assert (await again.get("/get?a=")).json() == {"a": "1"}  # the browser itself

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import _core, _rotation
 from ._keys import new_key
 from ._ops import Load, Steps, run_async, run_sync
+from ._rotation import MARKER
 from ._session import Session
 from .exceptions import CorruptRecord, SessionTooLarge, StoreError
 
@@ -112,7 +113,7 @@ def open_plan(
                 return Opened(blank, incoming, Unavailable(exc))
             logger.warning("session store failed on load; serving a blank session")
             degraded = True
-    if record is not None and incoming.key is not None and _rotation.MARKER in record.meta:
+    if record is not None and MARKER in record.meta and incoming.key is not None:
         return (yield from _follow(config, incoming, incoming.key, record, session_class))
     session = _core.open_session(config, incoming, record, session_class)
     if degraded:
@@ -128,7 +129,7 @@ def _follow(
     session_class: type[Session],
 ) -> Steps[Opened]:
     # The key was rotated: within the grace window, its successor's session.
-    moved = yield from _rotation.follow(config, key, record)
+    moved = yield from _rotation.follow(config, key, record, incoming.client)
     if moved is None:
         return Opened(_core.open_session(config, incoming, None, session_class), incoming)
     successor = _core.Incoming(moved[0], True, incoming.client, incoming.chunks)

@@ -15,8 +15,9 @@ the grace window. The one rotation that creates it:
 1. loads K afresh (snapshot S) and creates N from S with its own request's
    change applied (``created``, user and metadata kept: the absolute timeout
    holds across rotations);
-2. applies to K a *marker* (N sealed under K, and the end of the window),
-   unbinds K from its user (the per-user index lists N only) and cuts K's
+2. applies to K a *marker* (N sealed under K, the end of the window, and
+   a tag of the client that rotated: an HMAC under K of its user agent and
+   address), unbinds K from its user (the per-user index lists N only) and cuts K's
    expiry to the end of the window. The apply is atomic and returns K's
    record R as the marker left it;
 3. writes that landed on K between S and R (another request's apply) are
@@ -41,9 +42,20 @@ Every other request carrying K:
 After the window the marker says K is dead, whatever K's record says (an
 in-flight write may have extended it; it is cut back when seen).
 
+A hole closed beyond the first design: every holder of K is not the
+visitor. A key planted before login (fixation), polled by the attacker
+through the login, would hand over N with the window. So each path to N
+(a load that follows the marker, a write redirected by it, a loser of the
+claim, whose claim value carries the same tag) requires the tag of the
+client that rotated: another user agent or address gets nothing (its key is
+dead; its write is dropped). A session opened without client details (the
+Django engine, a ``Session`` built by hand) has the empty tag, matched only
+by another such session.
+
 What is known and accepted, and documented in docs/security.md: within the
-window a holder of K gets N (that is the point, and also the window in which
-a key fixed before login still works); a request that loads K in the single
+window the same browser (user agent and address) holding K gets N, which is
+the point, and an attacker behind the same address with the same user agent
+as well; a request that loads K in the single
 round trip between steps 2 and 3 may not see a write that landed on K
 between steps 1 and 2, and a write of the same name it makes there can be
 overwritten by step 3. ``rotation_grace=0`` gives the strict behaviour:
@@ -53,6 +65,7 @@ K is deleted at once and a request still carrying it starts afresh.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +81,7 @@ __all__ = ["GONE", "MARKER", "Moved", "exists", "follow", "redirect", "rotate", 
 MARKER = "rot"
 """Meta entry of a rotated record: its successor's key, sealed under its own key."""
 _UNTIL = "rot_until"  # meta entry: the end of the grace window, epoch seconds
+_BY = "rot_by"  # meta entry: the client that rotated (see _client_tag)
 _CLAIM = "rotation"
 _SEAL = "successor"
 _HOPS = 4  # a key rotated again within the window: follow a short chain, no more
@@ -90,10 +104,23 @@ def exists(key: str) -> Steps[bool]:
     return record is not None and MARKER not in record.meta
 
 
-def _successor(key: str, record: SessionRecord, now: float) -> str | None:
+def _client_tag(key: str, client: Mapping[str, str] | None) -> str:
+    """Who rotated ``key``: its user agent and address, under an HMAC keyed by ``key``
+    (``""`` for a session opened without them, as Django's engine opens it)."""
+    if not client:
+        return ""
+    seen = f"sessionary/rotation-client\x00{client.get('ua', '')}\x00{client.get('ip', '')}"
+    return hmac.new(key.encode("utf-8"), seen.encode("utf-8"), "sha256").hexdigest()[:32]
+
+
+def _successor(
+    key: str, record: SessionRecord, now: float, client: Mapping[str, str] | None
+) -> str | None:
     sealed, until = record.meta.get(MARKER), record.meta.get(_UNTIL)
     if not isinstance(sealed, str) or not isinstance(until, (int, float)) or now >= until:
         return None
+    if not hmac.compare_digest(str(record.meta.get(_BY, "")), _client_tag(key, client)):
+        return None  # another device holds the old key: it gets nothing
     return unseal(key, _SEAL, sealed)
 
 
@@ -104,12 +131,15 @@ def _adopted(key: str, record: SessionRecord) -> SessionRecord:
     return dataclasses.replace(record, key_hash="", version=-1)
 
 
-def follow(config: SessionConfig, key: str, record: SessionRecord) -> Steps[Moved | None]:
+def follow(
+    config: SessionConfig, key: str, record: SessionRecord, client: Mapping[str, str] | None
+) -> Steps[Moved | None]:
     """For a record carrying the marker: the successor's live key and record,
-    or ``None`` once the window is over (the key is then dead)."""
+    or ``None`` once the window is over or for another client (the key is
+    then dead)."""
     now = config.now()
     for _ in range(_HOPS):
-        successor = _successor(key, record, now)
+        successor = _successor(key, record, now, client)
         if successor is None:
             return None
         found: SessionRecord | None = yield Load(successor)
@@ -122,7 +152,11 @@ def follow(config: SessionConfig, key: str, record: SessionRecord) -> Steps[Move
 
 
 def redirect(
-    config: SessionConfig, key: str, marked: SessionRecord, change: Change
+    config: SessionConfig,
+    key: str,
+    marked: SessionRecord,
+    change: Change,
+    client: Mapping[str, str] | None,
 ) -> Steps[Moved | str]:
     """Send ``change``, just applied to ``key`` whose record turned out rotated,
     to the successor: its key and record, or :data:`GONE`."""
@@ -131,7 +165,7 @@ def redirect(
         # Our write extended the predecessor: cut it back to the window.
         trim = Change(set={}, delete=frozenset(), last_seen=marked.last_seen, expires=until)
         yield Apply(key, trim, marked)
-    moved = yield from follow(config, key, marked)
+    moved = yield from follow(config, key, marked, client)
     if moved is None:
         return GONE
     successor, record = moved
@@ -155,10 +189,10 @@ def rotate(
     deletes ``old`` and creates ``new`` as a plain new record.
     """
     now, grace = change.last_seen, config.rotation_grace
-    sealed = seal(old, _SEAL, new)
-    won = yield from claim(old, _CLAIM, now=now, ttl=grace, value=sealed)
+    sealed, by = seal(old, _SEAL, new), _client_tag(old, client)
+    won = yield from claim(old, _CLAIM, now=now, ttl=grace, value=f"{sealed}:{by}")
     if not won:
-        return (yield from _join(config, old, change, base))
+        return (yield from _join(config, old, change, base, client))
     snapshot: SessionRecord | None = yield Load(old)
     if snapshot is None or MARKER in snapshot.meta:
         return None
@@ -170,7 +204,7 @@ def rotate(
         delete=frozenset(),
         last_seen=now,
         expires=min(snapshot.expires, until),
-        meta={MARKER: sealed, _UNTIL: until},
+        meta={MARKER: sealed, _UNTIL: until, _BY: by},
         set_user=True,
         user_id=None,
     )
@@ -187,18 +221,25 @@ def rotate(
 
 
 def _join(
-    config: SessionConfig, old: str, change: Change, base: SessionRecord
+    config: SessionConfig,
+    old: str,
+    change: Change,
+    base: SessionRecord,
+    client: Mapping[str, str] | None,
 ) -> Steps[Moved | str | None]:
     # Another request won the claim: this one's change joins its successor.
     value = yield from read_claim(old, _CLAIM)
-    successor = unseal(old, _SEAL, value) if value else None
-    if successor is None:
+    if value is None:
         return None  # the claim expired meanwhile: a window of its own
+    sealed, _, by = value.partition(":")
+    successor = unseal(old, _SEAL, sealed)
+    if successor is None or not hmac.compare_digest(by, _client_tag(old, client)):
+        return GONE  # another device rotated this key first: nothing for this one
     applied: Applied | None = yield Apply(old, change, base)
     if applied is None:
         return GONE
     if MARKER in applied.record.meta:
-        return (yield from redirect(config, old, applied.record, change))
+        return (yield from redirect(config, old, applied.record, change, client))
     # The winner has not marked the predecessor yet: its step 3 carries
     # this write to the successor, under which the response goes out.
     return successor, _adopted(successor, applied.record)
@@ -229,7 +270,7 @@ def _late_writes(
                 data_set[name] = raw
         data_delete = {n for n in snapshot.data if n not in marked.data and n not in mine}
     meta: dict[str, Any] = {}
-    for name in (marked.meta.keys() | snapshot.meta.keys()) - {MARKER, _UNTIL}:
+    for name in (marked.meta.keys() | snapshot.meta.keys()) - {MARKER, _UNTIL, _BY}:
         value = marked.meta.get(name)
         if name not in own.meta and snapshot.meta.get(name) != value:
             meta[name] = value

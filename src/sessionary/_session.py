@@ -21,6 +21,7 @@ from . import _rotation, _serialization
 from ._clock import from_timestamp, to_timestamp
 from ._keys import hash_key, is_valid_key, new_key
 from ._ops import Applied, Apply, Create, Delete, Load, Steps, run_async, run_sync
+from ._rotation import MARKER
 from .events import EventKind
 from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
@@ -634,12 +635,9 @@ class Session(dict[str, Any]):
         Dead keys (from ``flush`` and ``cycle_key``) are always deleted; the
         data is written only when ``save`` is true and :attr:`should_save`.
         """
-        rotating = self._predecessor is not None and save and _rotation.rotates(self._config)
-        if not rotating:
+        if self._predecessor is not None and not (save and _rotation.rotates(self._config)):
             self._end_predecessor()
-        for dead, why in self._dead_keys:
-            yield Delete(dead, why)
-        self._dead_keys.clear()
+        yield from self._delete_dead()
         if not save:
             return
         self._collect_nested()
@@ -728,9 +726,11 @@ class Session(dict[str, Any]):
         change = self._change(now, user, base)
         key = self._key
         applied: Applied | None = yield Apply(key, change, base)
-        if applied is not None and _rotation.MARKER in applied.record.meta:
+        if applied is not None and MARKER in applied.record.meta:
             # Rotated while this request ran: the change goes to the successor.
-            moved = yield from _rotation.redirect(self._config, key, applied.record, change)
+            moved = yield from _rotation.redirect(
+                self._config, key, applied.record, change, self._client
+            )
             if isinstance(moved, tuple):
                 key, applied = moved[0], Applied(moved[1], moved[0])
             else:
@@ -776,8 +776,8 @@ class Session(dict[str, Any]):
         record = None
         if key is not None and is_valid_key(key):
             record = yield Load(key)
-            if record is not None and _rotation.MARKER in record.meta:
-                moved = yield from _rotation.follow(self._config, key, record)
+            if record is not None and MARKER in record.meta:
+                moved = yield from _rotation.follow(self._config, key, record, self._client)
                 key, record = moved if moved is not None else (key, None)
                 self._followed = moved is not None
         self._reset(key if record is not None else None, record)
