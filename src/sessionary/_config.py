@@ -86,7 +86,9 @@ class SessionConfig:
     """
     rotation_grace: int = 5
     """Seconds a key that ``cycle_key()`` replaced still serves its successor
-    (requests already on their way with it); ``0``: it dies at once."""
+    to the browser that rotated it (same user agent and address), for the
+    requests already on their way with it; ``0``: it dies at once. A
+    server-side store's; the cookie store has no window."""
 
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
