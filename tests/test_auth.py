@@ -22,7 +22,14 @@ async def test_login_cycles_key_and_binds_user(clock: FakeClock) -> None:
     await s.save()
     assert s.session_key != before
     assert before is not None
-    assert not await cfg.store.exists(before)
+    # The old key opens the new session only within the grace window.
+    stale = Session(cfg, before)
+    await stale.load()
+    assert stale.session_key == s.session_key
+    clock.advance(cfg.rotation_grace)
+    stale = Session(cfg, before)
+    await stale.load()
+    assert stale.session_key is None
     again = Session(cfg, s.session_key)
     await again.load()
     assert auth.get_user_id(again, auth_hash="pw-v1") == "42"

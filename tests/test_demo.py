@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from sessionary._keys import hash_key
+from sessionary._rotation import MARKER
 from sessionary.cli import main
 from sessionary.demo.app import DEMO_USERS, create_app
 from sessionary.demo.throttle import LoginThrottle
@@ -192,11 +193,15 @@ def test_sign_in_cycles_the_key_and_kills_the_old_one(shop: TestClient) -> None:
     after = session_cookie(shop)
     assert after is not None
     assert after != before
-    assert not cast(Starlette, shop.app).state.store.exists_sync(before)
+    # The old record only points at the new session, for the rotation's
+    # grace window and only for this browser (see the last lines).
+    old = cast(Starlette, shop.app).state.store.load_sync(before)
+    assert old is None or MARKER in old.meta
     dashboard = shop.get(response.headers["location"])
     assert dashboard.status_code == 200
     assert "Welcome back, Alice Liddell. You are signed in." in messages_on(dashboard.text)
-    # The planted old key signs nobody in.
+    # The planted old key signs nobody in: in the rotation's grace window it
+    # leads to the new session only for the browser that signed in.
     stale = other_visitor(shop, "stale")
     stale.cookies.set("sessionid", before)
     assert stale.get("/dashboard").status_code == 303

@@ -44,10 +44,16 @@ async def test_events_follow_the_session_lifecycle(clock: FakeClock) -> None:
         "loaded",
         "saved",
         "loaded",
-        "cycled",
+        # The rotation: its claim, a fresh read of the old record, the new
+        # record, the old one marked as rotated (see sessionary._rotation).
         "created",
         "loaded",
+        "created",
+        "cycled",
+        "loaded",
         "flushed",
+        # The old key, within the grace window, leads to the flushed successor.
+        "loaded",
         "expired",
         "bad_cookie",
     ]

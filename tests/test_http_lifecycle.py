@@ -151,7 +151,7 @@ async def test_deleting_last_key_keeps_the_session(make_client: Callable[..., Cl
 
 
 async def test_cycle_key_moves_data_and_kills_old_key(
-    make_client: Callable[..., Client], store: Store
+    make_client: Callable[..., Client], store: Store, clock: FakeClock
 ) -> None:
     client = make_client()
     await client.get("/set?a=1")
@@ -159,9 +159,22 @@ async def test_cycle_key_moves_data_and_kills_old_key(
     await client.get("/cycle")
     new = client.cookies["sessionid"]
     assert new != old
-    assert not await store.exists(old)
     assert (await client.get("/get?a=")).json() == {"a": "1"}
+    clock.advance(SessionConfig(store=store).rotation_grace)  # past the grace window
     replay = make_client()
+    replay.cookies["sessionid"] = old
+    assert (await replay.get("/get?a=")).json() == {"a": None}
+
+
+async def test_without_a_grace_window_cycle_key_deletes_the_old_record(
+    make_client: Callable[..., Client], store: Store
+) -> None:
+    client = make_client(rotation_grace=0)
+    await client.get("/set?a=1")
+    old = client.cookies["sessionid"]
+    await client.get("/cycle")
+    assert not await store.exists(old)
+    replay = make_client(rotation_grace=0)
     replay.cookies["sessionid"] = old
     assert (await replay.get("/get?a=")).json() == {"a": None}
 

@@ -54,8 +54,11 @@ def test_cycle_key_and_flush(client: TestClient, store_url: str) -> None:
     assert message_items(response.text) == ['class="warning">Session forgotten.']
     assert client.get("/state").json() == {"visits": 1}
     store = from_url(store_url)
-    assert not store.exists_sync(first)
     assert not store.exists_sync(second)
+    # The first key led to the second for the grace window: it opens nothing now.
+    stale = Session(SessionConfig(store=store), first)
+    stale.load_sync()
+    assert stale.session_key is None
 
 
 def test_missing_middleware_is_a_clear_error() -> None:

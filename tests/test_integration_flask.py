@@ -14,7 +14,7 @@ from flask import request as flask_request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from sessionary import SessionConfig
+from sessionary import Session, SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations.flask import FlaskSession, SessionaryInterface, init_app
 from sessionary.stores import DatabaseStore, from_url
@@ -133,8 +133,11 @@ def test_cycle_key_and_flush(client: FlaskClient, store_url: str) -> None:
     assert message_items(response.text) == ['class="warning">Session forgotten.']
     assert client.get("/state").json == {"visits": 1}
     store = from_url(store_url)
-    assert not store.exists_sync(first)
     assert not store.exists_sync(second)
+    # The first key led to the second for the grace window: it opens nothing now.
+    stale = Session(SessionConfig(store=store), first)
+    stale.load_sync()
+    assert stale.session_key is None
 
 
 def test_new_and_modified_follow_flask(store_url: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sessionary import SessionConfig
+from sessionary._rotation import MARKER
 from sessionary.stores import from_url
 
 from .conftest import SECRET
@@ -55,7 +56,9 @@ def test_cycle_key_keeps_data_and_retires_the_old_key(client: TestClient, store_
     assert message_items(response.text) == ['class="info">New session key, same data.']
     assert client.get("/state").json()["name"] == "Ada"
     store = from_url(store_url)
-    assert not store.exists_sync(old)
+    # The old record only points at the new session, for the grace window.
+    record = store.load_sync(old)
+    assert record is None or MARKER in record.meta
     assert store.exists_sync(new)
 
 

@@ -121,7 +121,9 @@ async def test_io_is_deferred_until_save(config: SessionConfig) -> None:
     assert await config.store.exists(key)
 
 
-async def test_cycle_key_keeps_data_under_a_new_key(config: SessionConfig) -> None:
+async def test_cycle_key_keeps_data_under_a_new_key(
+    config: SessionConfig, clock: FakeClock
+) -> None:
     s = Session(config)
     s["a"] = 1
     await s.save()
@@ -130,10 +132,32 @@ async def test_cycle_key_keeps_data_under_a_new_key(config: SessionConfig) -> No
     s.cycle_key()
     await s.save()
     assert s.session_key != old
-    assert not await config.store.exists(old)
     again = Session(config, s.session_key)
     await again.load()
     assert again["a"] == 1
+    # The old key is no session of its own: within the grace window it opens
+    # the new one, after it nothing.
+    stale = Session(config, old)
+    await stale.load()
+    assert stale.session_key == s.session_key
+    clock.advance(config.rotation_grace)
+    late = Session(config, old)
+    await late.load()
+    assert late.session_key is None
+
+
+async def test_without_a_grace_window_cycle_key_deletes_the_old_record(
+    config: SessionConfig,
+) -> None:
+    strict = config.replace(rotation_grace=0)
+    s = Session(strict)
+    s["a"] = 1
+    await s.save()
+    old = s.session_key
+    assert old is not None
+    s.cycle_key()
+    await s.save()
+    assert not await strict.store.exists(old)
 
 
 async def test_flush_drops_key_and_record(config: SessionConfig) -> None:

@@ -88,6 +88,11 @@ class SessionConfig:
     """Seconds between checks that the sessions of open WebSockets are still live,
     on stores without a revocation feed (Redis publishes instead); ``None``: no
     polling, so only revocations in the same process close sockets."""
+    rotation_grace: int = 5
+    """Seconds a key that ``cycle_key()`` replaced still serves its successor
+    to the browser that rotated it (same user agent and address), for the
+    requests already on their way with it; ``0``: it dies at once. A
+    server-side store's; the cookie store has no window."""
 
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
@@ -124,6 +129,7 @@ class SessionConfig:
             max_sessions_per_user: int | None = None,
             on_session_limit: OnSessionLimit = "evict_oldest",
             revocation_poll_interval: float | None = 5.0,
+            rotation_grace: int = 5,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -201,6 +207,11 @@ class SessionConfig:
             # 0 is a cookie the browser drops at once (Starlette's max_age=0).
             raise ConfigurationError("cookie_age", f"must not be negative, got {self.cookie_age}")
         _positive_int("max_session_bytes", self.max_session_bytes)
+        grace = self.rotation_grace
+        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+            raise ConfigurationError(
+                "rotation_grace", f"must be whole seconds, 0 or more, got {grace!r}"
+            )
         for name in ("idle_timeout", "absolute_timeout", "refresh_after", "max_sessions_per_user"):
             value = getattr(self, name)
             if value is not None:
@@ -283,6 +294,7 @@ _INT_FIELDS = {
     "absolute_timeout",
     "refresh_after",
     "max_sessions_per_user",
+    "rotation_grace",
 }
 _OPTIONAL = {
     "cookie_domain",

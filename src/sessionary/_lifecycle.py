@@ -19,14 +19,16 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _core
+from . import _core, _rotation
 from ._keys import new_key
 from ._ops import Load, Steps, run_async, run_sync
+from ._rotation import MARKER
 from ._session import Session
 from .exceptions import CorruptRecord, SessionTooLarge, StoreDataError, StoreError
 
 if TYPE_CHECKING:
     from ._config import SessionConfig
+    from .stores.base import SessionRecord
 
 __all__ = [
     "Opened",
@@ -111,9 +113,29 @@ def open_plan(
                 return Opened(blank, incoming, Unavailable(exc))
             logger.warning("session store failed on load; serving a blank session")
             degraded = True
+    if record is not None and MARKER in record.meta and incoming.key is not None:
+        return (yield from _follow(config, incoming, incoming.key, record, session_class))
     session = _core.open_session(config, incoming, record, session_class)
     if degraded:
         session.mark_unpersisted()
+    return Opened(session, incoming)
+
+
+def _follow(
+    config: SessionConfig,
+    incoming: _core.Incoming,
+    key: str,
+    record: SessionRecord,
+    session_class: type[Session],
+) -> Steps[Opened]:
+    # The key was rotated: within the grace window, its successor's session.
+    moved = yield from _rotation.follow(config, key, record, incoming.client)
+    if moved is None:
+        return Opened(_core.open_session(config, incoming, None, session_class), incoming)
+    successor = _core.Incoming(moved[0], True, incoming.client, incoming.chunks)
+    session = _core.open_session(config, successor, moved[1], session_class)
+    if session.session_key is not None:
+        session.serve_successor()
     return Opened(session, incoming)
 
 

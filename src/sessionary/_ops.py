@@ -64,11 +64,16 @@ class Create:
 
 @dataclass(frozen=True, slots=True)
 class Apply:
-    """Apply ``change`` atomically to the current record (``base``: as loaded)."""
+    """Apply ``change`` atomically to the current record (``base``: as loaded).
+
+    ``why`` names the event reported on success when it is not ``saved``
+    (a rotation marking the old key reports ``cycled``).
+    """
 
     key: str
     change: Change
     base: SessionRecord
+    why: EventKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = 
                 case Create(key, record):
                     await store.save(key, record, must_create=True)
                     result = store.carry(key, record) if store.client_side else key
-                case Apply(key, change, base):
+                case Apply(key, change, base, _):
                     applied = await store.apply(key, change, base)
                     result = None if applied is None else _applied(store, key, applied)
                 case Delete(key):
@@ -183,7 +188,7 @@ def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> 
                 case Create(key, record):
                     store.save_sync(key, record, must_create=True)
                     result = store.carry(key, record) if store.client_side else key
-                case Apply(key, change, base):
+                case Apply(key, change, base, _):
                     applied = store.apply_sync(key, change, base)
                     result = None if applied is None else _applied(store, key, applied)
                 case Delete(key):
@@ -221,5 +226,8 @@ def _succeeded(
         emit(hooks, op.why, store, op.key, started)
         return
     # A load or apply that finds no live record means the session is gone.
-    kind = _EVENT[type(op)] if result is not None or isinstance(op, Create) else "expired"
+    if result is None and not isinstance(op, Create):
+        kind: EventKind = "expired"
+    else:
+        kind = op.why if isinstance(op, Apply) and op.why else _EVENT[type(op)]
     emit(hooks, kind, store, op.key, started)

@@ -17,10 +17,11 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _serialization
+from . import _rotation, _serialization
 from ._clock import from_timestamp, to_timestamp
 from ._keys import hash_key, is_valid_key, new_key
 from ._ops import Applied, Apply, Create, Delete, Load, Steps, run_async, run_sync
+from ._rotation import MARKER
 from .events import EventKind
 from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
@@ -65,6 +66,7 @@ class Session(dict[str, Any]):
         "_cycled",
         "_dead_keys",
         "_deleted",
+        "_followed",
         "_forced",
         "_gone",
         "_key",
@@ -73,6 +75,7 @@ class Session(dict[str, Any]):
         "_modified",
         "_origin",
         "_persist",
+        "_predecessor",
         "_raw",
         "_record",
         "_saved",
@@ -114,6 +117,9 @@ class Session(dict[str, Any]):
         self._gone = False
         self._clear_site = False
         self._dead_keys: list[tuple[str, EventKind]] = []
+        # The key and record cycle_key() moved away from, ended at commit.
+        self._predecessor: tuple[str, SessionRecord] | None = None
+        self._followed = False  # opened as a rotated key's successor
         self._carried: str | None = None  # what the client carries, once committed
         self._reset(session_key, record)
 
@@ -347,6 +353,8 @@ class Session(dict[str, Any]):
         self.clear()
         if self._key is not None and self._record is not None:
             self._dead_keys.append((self._key, "flushed"))
+        self._end_predecessor()
+        self._followed = False
         self._key = None
         self._record = None
         self._meta = {}
@@ -354,15 +362,30 @@ class Session(dict[str, Any]):
         self._cleared = False
 
     def cycle_key(self) -> None:
-        """Move the data to a fresh key; the old record is deleted at commit."""
+        """Move the data to a fresh key; the old one ends at commit.
+
+        With ``rotation_grace`` (a server-side store) the old key serves the
+        new one's record for that many seconds, then dies; see ``_rotation``.
+        A session opened from a rotated key's successor keeps that key: it
+        joins the rotation it followed rather than start another.
+        """
         self.accessed = True
         self._modified = True
+        if self._followed:
+            return
         if self._key is not None and self._record is not None:
-            self._dead_keys.append((self._key, "cycled"))
+            self._end_predecessor()
+            self._predecessor = (self._key, self._record)
             self._origin = (self._record.created, self._record.user_id)
         self._key = new_key()
         self._record = None
         self._cycled = True
+
+    def _end_predecessor(self) -> None:
+        # The old key dies at once (a flush, no grace window, nothing saved).
+        if self._predecessor is not None:
+            self._dead_keys.append((self._predecessor[0], "cycled"))
+            self._predecessor = None
 
     # -- Django's test-cookie helpers ----------------------------------------------
 
@@ -523,6 +546,13 @@ class Session(dict[str, Any]):
         a cookie sealed under an old secret)."""
         self._modified = True
 
+    def serve_successor(self) -> None:
+        """This session was opened under the successor of the rotated key the
+        request carried: the response carries the successor (it is saved), and
+        ``cycle_key()`` keeps it (the request joins that rotation)."""
+        self._followed = True
+        self._modified = True
+
     def mark_unpersisted(self) -> None:
         """Never write this session (the store failed and ``on_store_error`` degrades)."""
         self._persist = False
@@ -605,13 +635,15 @@ class Session(dict[str, Any]):
         Dead keys (from ``flush`` and ``cycle_key``) are always deleted; the
         data is written only when ``save`` is true and :attr:`should_save`.
         """
-        for dead, why in self._dead_keys:
-            yield Delete(dead, why)
-        self._dead_keys.clear()
+        if self._predecessor is not None and not (save and _rotation.rotates(self._config)):
+            self._end_predecessor()
+        yield from self._delete_dead()
         if not save:
             return
         self._collect_nested()
         if not self.should_save:
+            self._end_predecessor()
+            yield from self._delete_dead()
             return
         size = self.encoded_size()
         if size > (self._limit if self._limit >= 0 else self.size_limit):
@@ -619,11 +651,38 @@ class Session(dict[str, Any]):
         config = self._config
         now = (config.clock or config.store.clock)()  # config.now(), inlined: every commit
         meta_uid = self._meta.pop("uid", _MISSING)
-        if self._record is None:
-            yield from self._create(now, meta_uid)
+        predecessor, self._predecessor = self._predecessor, None
+        if self._record is None and predecessor is not None and self._origin is not None:
+            yield from self._rotate(now, meta_uid, *predecessor)
         else:
-            yield from self._update(now, meta_uid)
+            if predecessor is not None:
+                yield Delete(predecessor[0], "cycled")
+            if self._record is None:
+                yield from self._create(now, meta_uid)
+            else:
+                yield from self._update(now, meta_uid)
         self._saved = True
+
+    def _delete_dead(self) -> Steps[None]:
+        for dead, why in self._dead_keys:
+            yield Delete(dead, why)
+        self._dead_keys.clear()
+
+    def _rotate(self, now: float, user: Any, old: str, base: SessionRecord) -> Steps[None]:
+        new = self._key
+        if new is None:
+            raise RuntimeError("_rotate needs the new key")
+        change = self._change(now, user, base)
+        moved = yield from _rotation.rotate(self._config, old, new, change, base, self._client)
+        if moved is None:
+            # Nothing left to rotate from: a plain new record, as without a window.
+            yield Delete(old, "cycled")
+            yield from self._create(now, user)
+        elif isinstance(moved, tuple):
+            self._after_commit(moved[0], moved[1], moved[0])
+        else:
+            self._gone = True
+            self._reset(None, None)
 
     def _create(self, now: float, user: Any) -> Steps[None]:
         meta = dict(self._meta)
@@ -664,11 +723,33 @@ class Session(dict[str, Any]):
         base = self._record
         if base is None or self._key is None:
             raise RuntimeError("_update needs a loaded record")
+        change = self._change(now, user, base)
+        key = self._key
+        applied: Applied | None = yield Apply(key, change, base)
+        if applied is not None and MARKER in applied.record.meta:
+            # Rotated while this request ran: the change goes to the successor.
+            moved = yield from _rotation.redirect(
+                self._config, key, applied.record, change, self._client
+            )
+            if isinstance(moved, tuple):
+                key, applied = moved[0], Applied(moved[1], moved[0])
+            else:
+                applied = None
+        if applied is None:
+            # Deleted (logout, revoke, expiry) by someone else meanwhile: the
+            # change is dropped and no cookie may point at the dead key.
+            self._gone = True
+            self._reset(None, None)
+            return
+        self._after_commit(key, applied.record, applied.carried)
+
+    def _change(self, now: float, user: Any, base: SessionRecord) -> Change:
+        """This request's change set, relative to ``base`` (the record it loaded)."""
         changed_meta = {k: v for k, v in self._meta.items() if base.meta.get(k) != v}
         for name in base.meta:
             if name not in self._meta:
                 changed_meta[name] = None
-        change = Change(
+        return Change(
             set=self._set,
             delete=frozenset(self._deleted),
             last_seen=now,
@@ -678,15 +759,6 @@ class Session(dict[str, Any]):
             set_user=user is not _MISSING,
             user_id=None if user is _MISSING else user,
         )
-        key = self._key
-        applied: Applied | None = yield Apply(key, change, base)
-        if applied is None:
-            # Deleted (logout, revoke, expiry) by someone else meanwhile: the
-            # change is dropped and no cookie may point at the dead key.
-            self._gone = True
-            self._reset(None, None)
-            return
-        self._after_commit(key, applied.record, applied.carried)
 
     def _after_commit(self, key: str, record: SessionRecord, carried: str) -> None:
         values, watch = self._values, self._watch
@@ -704,6 +776,10 @@ class Session(dict[str, Any]):
         record = None
         if key is not None and is_valid_key(key):
             record = yield Load(key)
+            if record is not None and MARKER in record.meta:
+                moved = yield from _rotation.follow(self._config, key, record, self._client)
+                key, record = moved if moved is not None else (key, None)
+                self._followed = moved is not None
         self._reset(key if record is not None else None, record)
 
     # -- I/O edges, for code outside a request -----------------------------------

@@ -15,9 +15,10 @@ Django view and an ASGI service on the same store and cookie share sessions.
 
 :class:`SessionStore` has the whole ``SessionBase`` API, with Django's
 arithmetic and time-zone convention for expiry; as in Django,
-``set_expiry(timedelta)`` sets a fixed deadline, and ``flush()`` and
-``cycle_key()`` end the old record at once. Beyond Django: each request
-applies only the keys it changed (no lost updates), in-place changes to
+``set_expiry(timedelta)`` sets a fixed deadline, ``flush()`` ends the old
+record at once and ``cycle_key()`` the old key (``exists()`` is false; it
+serves the new session for ``rotation_grace`` seconds). Beyond Django: each
+request applies only the keys it changed (no lost updates), in-place changes to
 nested values are noticed, and keys are never stored.
 """
 
@@ -37,7 +38,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .. import _core, _lifecycle, auth
+from .. import _core, _lifecycle, _rotation, auth
 from .._config import SessionConfig
 from .._keys import is_valid_key
 from .._ops import Delete, Steps, run_sync
@@ -334,7 +335,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         await sync_to_async(self.flush)()
 
     def cycle_key(self) -> None:
-        """Move the data to a new key now, and delete the old record now (as Django)."""
+        """Move the data to a new key now; the old key ends now (``rotation_grace``:
+        it serves the new session that long, for requests on their way)."""
         self._get_session().cycle_key()
         self._run(self._save_steps(must_create=False))
         self._resend = True
@@ -343,7 +345,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         await sync_to_async(self.cycle_key)()
 
     def exists(self, session_key: str) -> bool:
-        return is_valid_key(session_key) and self._config.store.exists_sync(session_key)
+        return is_valid_key(session_key) and bool(self._run(_rotation.exists(session_key)))
 
     async def aexists(self, session_key: str) -> bool:
         return await sync_to_async(self.exists)(session_key)
