@@ -10,6 +10,7 @@ import pytest
 from sessionary._claims import claim, claim_key, read_claim, seal, unseal
 from sessionary._keys import is_valid_key, new_key
 from sessionary._ops import run_async, run_sync
+from sessionary.events import SessionEvent
 from sessionary.stores.base import Store
 
 from .conftest import FakeClock
@@ -89,3 +90,13 @@ def test_sealed_values_open_only_with_their_secret_and_purpose() -> None:
     assert unseal(secret, "successor", "00") is None
     with pytest.raises(ValueError, match="64 bytes"):
         seal(secret, "successor", "x" * 65)
+
+
+async def test_claims_report_no_session_events(store: Store, clock: FakeClock) -> None:
+    _server_side(store)
+    seen: list[SessionEvent] = []
+    secret = new_key()
+    steps = claim(secret, "quiet", now=clock(), ttl=60, value="x")
+    assert await run_async(store, steps, [seen.append])
+    assert await run_async(store, read_claim(secret, "quiet"), [seen.append]) == "x"
+    assert seen == []

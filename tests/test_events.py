@@ -44,9 +44,9 @@ async def test_events_follow_the_session_lifecycle(clock: FakeClock) -> None:
         "loaded",
         "saved",
         "loaded",
-        # The rotation: its claim, a fresh read of the old record, the new
-        # record, the old one marked as rotated (see sessionary._rotation).
-        "created",
+        # The rotation: its claim (no event: a claim is not a session), a
+        # fresh read of the old record, the new record, the old one marked as
+        # rotated (see sessionary._rotation).
         "loaded",
         "created",
         "cycled",

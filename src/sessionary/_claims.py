@@ -96,7 +96,7 @@ def claim(secret: str, purpose: str, *, now: float, ttl: float, value: str = "")
         version=1,
     )
     try:
-        yield Create(key, record)
+        yield Create(key, record, report=False)
     except SessionKeyExists:
         return False
     return True
@@ -104,7 +104,7 @@ def claim(secret: str, purpose: str, *, now: float, ttl: float, value: str = "")
 
 def read_claim(secret: str, purpose: str) -> Steps[str | None]:
     """Steps that return the live claim's value, or ``None`` when there is none."""
-    record: SessionRecord | None = yield Load(claim_key(secret, purpose))
+    record: SessionRecord | None = yield Load(claim_key(secret, purpose), report=False)
     if record is None:
         return None
     value = json.loads(record.data.get("value", '""'))

@@ -49,17 +49,22 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """Read the live record for ``key``."""
+    """Read the live record for ``key``; ``report=False``: no event (a claim, not a session)."""
 
     key: str
+    report: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Create:
-    """Write ``record`` under a fresh ``key``; ``SessionKeyExists`` if it is taken."""
+    """Write ``record`` under a fresh ``key``; ``SessionKeyExists`` if it is taken.
+
+    ``report=False``: no event on success (a claim, not a session).
+    """
 
     key: str
     record: SessionRecord
+    report: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +229,8 @@ def _succeeded(
 ) -> None:
     if isinstance(op, Delete):
         emit(hooks, op.why, store, op.key, started)
+        return
+    if isinstance(op, Load | Create) and not op.report:
         return
     # A load or apply that finds no live record means the session is gone.
     if result is None and not isinstance(op, Create):
