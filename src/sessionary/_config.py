@@ -14,6 +14,7 @@ from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from ._clock import Clock
+    from ._dbsc.config import DBSCConfig
     from .events import EventHook
     from .stores.base import Store
 
@@ -85,6 +86,9 @@ class SessionConfig:
     reading its own for the records it holds.
     """
 
+    dbsc: DBSCConfig | None = None
+    """Device Bound Session Credentials (:class:`sessionary.dbsc.DBSCConfig`); off by default."""
+
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
         # also takes a URL, while the attribute is always a Store. A test
@@ -119,6 +123,7 @@ class SessionConfig:
             clear_site_data_on_logout: bool = False,
             max_sessions_per_user: int | None = None,
             on_session_limit: OnSessionLimit = "evict_oldest",
+            dbsc: DBSCConfig | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -210,6 +215,8 @@ class SessionConfig:
             raise ConfigurationError(
                 "on_store_error", f"{self.on_store_error!r} is not 'fail' or 'degrade'"
             )
+        if self.dbsc is not None:
+            _check_dbsc(self)
         if self.on_session_limit not in ("evict_oldest", "refuse"):
             raise ConfigurationError(
                 "on_session_limit",
@@ -246,7 +253,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name in ("store", "event_hooks", "clock"):
+            if f.name in ("store", "event_hooks", "clock", "dbsc"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:
@@ -373,3 +380,16 @@ def _positive_int(name: str, value: object) -> None:
         raise ConfigurationError(
             name, f"must be a positive whole number of seconds/bytes, got {value!r}"
         )
+
+
+def _check_dbsc(config: SessionConfig) -> None:
+    from ._dbsc.config import DBSCConfig
+
+    if not isinstance(config.dbsc, DBSCConfig):
+        raise ConfigurationError("dbsc", f"takes a sessionary.dbsc.DBSCConfig, not {config.dbsc!r}")
+    if config.store.client_side:
+        raise ConfigurationError(
+            "dbsc", "device-bound sessions need a server-side store (the binding lives beside it)"
+        )
+    if config.transport != "cookie":
+        raise ConfigurationError("dbsc", "device-bound sessions need transport='cookie'")

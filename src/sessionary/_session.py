@@ -499,6 +499,12 @@ class Session(dict[str, Any]):
         self._modified = True
         self.accessed = True
 
+    @property
+    def device_bound(self) -> bool:
+        """Whether this session is bound to a device key (DBSC) and, in scope,
+        this request carried the live bound cookie that proves it."""
+        return self._meta.get("dbsc") is not None
+
     def get_meta(self, name: str) -> Any:
         """A framework entry kept beside the user data (never inside it)."""
         return self._meta.get(name)

@@ -142,6 +142,8 @@ class SessionInfo:
     expires: float
     user_agent: str | None = None
     ip: str | None = None
+    device_bound: bool = False
+    """Whether the session is bound to a device key (DBSC)."""
 
     @property
     def device(self) -> str:
@@ -170,6 +172,7 @@ class SessionInfo:
             expires=record.expires,
             user_agent=record.meta.get("ua"),
             ip=record.meta.get("ip"),
+            device_bound=record.meta.get("dbsc") is not None,
         )
 
 
