@@ -110,13 +110,17 @@ class Binding:
                 found = True
         return found
 
-    def with_challenge(self, challenge: str, now: float) -> Binding:
-        return replace(self, challenges=((challenge, now), *self.challenges[:1]))
-
-    def rotated(self, challenge: str, cookie: str, now: float, cookie_age: float) -> Binding:
-        """The next generation: a fresh challenge and cookie, the current ones kept as previous."""
+    def advanced(
+        self, challenge: str, now: float, cookie: str | None = None, cookie_age: float = 0
+    ) -> Binding:
+        """The next generation: a fresh challenge (and, on a refresh, a fresh
+        cookie), the current ones kept as previous."""
+        cookies = self.cookies
+        if cookie is not None:
+            cookies = ((cookie_digest(cookie), now + cookie_age), *self.cookies[:1])
         return replace(
-            self.with_challenge(challenge, now),
+            self,
             generation=self.generation + 1,
-            cookies=((cookie_digest(cookie), now + cookie_age), *self.cookies[:1]),
+            challenges=((challenge, now), *self.challenges[:1]),
+            cookies=cookies,
         )

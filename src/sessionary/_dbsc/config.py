@@ -31,7 +31,7 @@ class DBSCConfig:
     refresh_path: str = "/.sessionary/dbsc/refresh"
     cookie_name: str = "sessionary_bound"
     cookie_age: int = 300
-    challenge_ttl: int = 300
+    challenge_ttl: int = 900
     offer_ttl: int = 600
     grace: int = 10
     algorithms: tuple[str, ...] = ALGORITHMS

@@ -12,10 +12,12 @@ both apply theirs (last writer wins). Two claims close that:
 
 - every challenge is consumed once (``dbsc-challenge``): a replayed proof
   finds it taken and gets a 403 with a fresh challenge, never a cookie;
-- every refresh moves the binding from generation ``n`` to ``n + 1`` by
-  claiming ``n`` (under the session key). A loser of that race answers 403
-  with the winner's next challenge (sealed in the claim under the session
-  key), which the browser signs on its one retry.
+- every change of the binding (a refresh, or a fresh challenge for a 403)
+  moves it from generation ``n`` to ``n + 1`` by claiming ``n`` under the
+  session key; only the winner writes the binding, so a later write always
+  builds on the one before. A loser answers 403 with the winner's next
+  challenge (sealed in the claim under the session key), which the browser
+  signs on its one retry.
 
 A 4xx other than 403 makes a browser drop its binding, so benign races
 never produce one: they produce 403 (try again) or 200 ``continue: false``
@@ -280,19 +282,33 @@ def refresh(config: SessionConfig, session: Session, facts: Facts) -> Steps[Repl
     if not (yield from claim(proof.jti, "dbsc-challenge", now=now, ttl=dbsc.challenge_ttl)):
         security_logger.info("dbsc refresh with a used challenge (a replay, or a race)")
         return (yield from _challenge(config, session, binding, now))
+    cookie = new_secret()
+    advanced, following = yield from _advance(session, binding, now, cookie, dbsc.cookie_age)
+    if advanced is None:
+        return _forbidden(following, binding.session_id)
+    _event(config, "dbsc_refreshed", key)
+    return _bound(config, facts, advanced, cookie)
+
+
+def _advance(
+    session: Session, binding: Binding, now: float, cookie: str | None = None, age: float = 0
+) -> Steps[tuple[Binding | None, str]]:
+    """Move ``binding`` to its next generation, once among racers.
+
+    The winner stages the new binding and gets it with its challenge; a
+    loser gets ``None`` and the winner's challenge (to sign on a retry).
+    """
+    key = session.session_key or ""
     purpose = f"dbsc-gen/{binding.session_id}/{binding.generation}"
     following = new_secret()
     sealed = seal(key, purpose, following)
-    if not (yield from claim(key, purpose, now=now, ttl=_GENERATION_TTL, value=sealed)):
-        # Another refresh moved this generation on first: sign its challenge.
-        winner = yield from read_claim(key, purpose)
-        following_won = unseal(key, purpose, winner) if winner else None
-        return _forbidden(following_won or binding.challenges[0][0], binding.session_id)
-    cookie = new_secret()
-    rotated = binding.rotated(following, cookie, now, dbsc.cookie_age)
-    session.set_meta(BINDING, rotated.to_meta())
-    _event(config, "dbsc_refreshed", key)
-    return _bound(config, facts, rotated, cookie)
+    if (yield from claim(key, purpose, now=now, ttl=_GENERATION_TTL, value=sealed)):
+        advanced = binding.advanced(following, now, cookie, age)
+        session.set_meta(BINDING, advanced.to_meta())
+        return advanced, following
+    winner = yield from read_claim(key, purpose)
+    won = unseal(key, purpose, winner) if winner else None
+    return None, won or binding.challenges[0][0]
 
 
 def _challenge(
@@ -306,6 +322,5 @@ def _challenge(
         used = yield from read_claim(current, "dbsc-challenge")
         if used is None:
             return _forbidden(current, binding.session_id)
-    following = new_secret()
-    session.set_meta(BINDING, binding.with_challenge(following, now).to_meta())
+    _, following = yield from _advance(session, binding, now)
     return _forbidden(following, binding.session_id)
