@@ -71,10 +71,12 @@ async def test_sign_in_offers_a_binding_the_browser_registers(site: Site) -> Non
     agent = site.agent()
     response = await agent.post("/login")
     offer = response.header("secure-session-registration")
-    assert offer is not None and offer.startswith('(ES256 RS256);path="/.sessionary/dbsc/')
+    assert offer is not None
+    assert offer.startswith('(ES256 RS256);path="/.sessionary/dbsc/')
     assert agent.log == [("register", 200)]
     me = (await agent.get("/me")).json()
-    assert me["user"] == "alice" and me["bound"] is True
+    assert me["user"] == "alice"
+    assert me["bound"] is True
     assert "dbsc_bound" in site.kinds()
     bound = only(agent).cookie_name
     assert bound == "__Host-sessionary_bound"  # served over HTTPS
@@ -107,7 +109,9 @@ async def test_registration_answers_instructions_and_a_short_lived_bound_cookie(
         }
     ]
     bound = [c for c in response.header_list("set-cookie") if c.startswith("__Host-")]
-    assert len(bound) == 1 and f"Max-Age={AGE}" in bound[0] and "Secure" in bound[0]
+    assert len(bound) == 1
+    assert f"Max-Age={AGE}" in bound[0]
+    assert "Secure" in bound[0]
     challenge_header = response.header("secure-session-challenge") or ""
     assert challenge_header.endswith(f';id="{body["session_identifier"]}"')
     # The DBSC session id is not the session key.
@@ -128,7 +132,8 @@ async def test_many_refreshes_keep_the_session_bound(site: Site) -> None:
     for _ in range(12):
         site.clock.advance(AGE + 1)
         me = (await agent.get("/me")).json()
-        assert me["user"] == "alice" and me["bound"] is True
+        assert me["user"] == "alice"
+        assert me["bound"] is True
     refreshes = [status for kind, status in agent.log if kind == "refresh"]
     # The challenge of each 200 is cached, so no refresh needs a 403 round trip.
     assert refreshes == [200] * 12
@@ -145,13 +150,14 @@ async def test_rs256_keys_register_and_refresh(site: Site) -> None:
 async def test_a_copied_cookie_stops_working_when_the_bound_cookie_expires(site: Site) -> None:
     victim = await signed_in(site)
     thief = site.agent()
-    thief.cookies = {name: cookie for name, cookie in victim.cookies.items()}
+    thief.cookies = dict(victim.cookies)
     # Within the bound cookie's lifetime the copy works (DBSC's stated limit)...
     assert (await thief.fetch("GET", "/me", [])).json()["user"] == "alice"
     site.clock.advance(AGE + 11)  # past the lifetime and the grace
     # ...then the thief, holding no key, is an anonymous visitor,
     stolen = await thief.fetch("GET", "/me", [])
-    assert stolen.json()["user"] is None and stolen.json()["bound"] is False
+    assert stolen.json()["user"] is None
+    assert stolen.json()["bound"] is False
     # and cannot refresh: with no proof it only ever gets a challenge to sign.
     sid = only(victim).session_id
     refused = await thief.fetch("POST", REFRESH, [("sec-secure-session-id", f'"{sid}"')])
@@ -208,7 +214,8 @@ async def test_a_forged_refresh_proof_ends_the_session(site: Site) -> None:
             ("secure-session-response", f'"{forged}"'),
         ],
     )
-    assert response.status == 200 and response.json() == {"continue": False}
+    assert response.status == 200
+    assert response.json() == {"continue": False}
     assert "dbsc_forged" in site.kinds()
     site.clock.advance(AGE + 1)
     assert (await victim.get("/me")).json()["user"] is None
@@ -342,9 +349,11 @@ async def test_logout_deletes_the_binding_and_clears_site_data(site: Site) -> No
     sid = only(agent).session_id
     response = await agent.post("/logout")
     assert response.header("clear-site-data") == '"cookies"'
-    assert agent.sessions == {} and agent.cookies == {}
+    assert agent.sessions == {}
+    assert agent.cookies == {}
     late = await agent.fetch("POST", REFRESH, [("sec-secure-session-id", f'"{sid}"')])
-    assert late.status == 200 and late.json() == {"continue": False}
+    assert late.status == 200
+    assert late.json() == {"continue": False}
 
 
 async def test_the_session_list_shows_device_bound(site: Site) -> None:
