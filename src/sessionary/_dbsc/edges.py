@@ -35,7 +35,10 @@ __all__ = [
     "before_app",
     "enforce",
     "facts_from_environ",
+    "facts_from_meta",
     "facts_from_scope",
+    "record_skipped",
+    "reply_sync",
     "skipped",
 ]
 
@@ -88,12 +91,20 @@ def facts_from_scope(config: SessionConfig, scope: Mapping[str, Any]) -> Facts:
 
 def facts_from_environ(config: SessionConfig, environ: Mapping[str, Any]) -> Facts:
     """The DBSC facts of a WSGI request."""
-    headers = {name: environ[key] for key, name in _WSGI_HEADERS.items() if key in environ}
-    cookie = environ.get("HTTP_COOKIE")
     secure = environ.get("wsgi.url_scheme") == "https"
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
-    return _facts(config, method, path or "/", secure, headers, (cookie,) if cookie else ())
+    return facts_from_meta(config, environ, method, path or "/", secure)
+
+
+def facts_from_meta(
+    config: SessionConfig, meta: Mapping[str, Any], method: str, path: str, secure: bool
+) -> Facts:
+    """The DBSC facts of a request whose headers are CGI-style ``HTTP_*`` entries
+    (a WSGI environ, Django's ``request.META``)."""
+    headers = {name: meta[key] for key, name in _WSGI_HEADERS.items() if key in meta}
+    cookie = meta.get("HTTP_COOKIE")
+    return _facts(config, method, path, secure, headers, (cookie,) if cookie else ())
 
 
 def skipped(facts: Facts) -> list[tuple[str, str | None]]:
@@ -187,21 +198,26 @@ async def answer_asgi(
     await send({"type": "http.response.body", "body": reply.body})
 
 
+def reply_sync(config: SessionConfig, steps: Steps[Reply]) -> Reply:
+    """Run an endpoint's steps on the sync store API (a store fault: the 503 reply)."""
+    try:
+        return run_sync(config.store, steps, config.event_hooks)
+    except StoreError as exc:
+        return _unavailable(exc)
+
+
 def answer_wsgi(
     config: SessionConfig, opened: Opened, steps: Steps[Reply], start_response: Any
 ) -> list[bytes]:
     """Run an endpoint's steps on the sync store API, commit, and start the reply."""
-    try:
-        reply = run_sync(config.store, steps, config.event_hooks)
-    except StoreError as exc:
-        reply = _unavailable(exc)
-    else:
+    reply = reply_sync(config, steps)
+    if reply.status != Unavailable.status:
         outcome = commit_sync(config, opened, reply.status)
         if outcome.unavailable is not None:
             reply = _unavailable(outcome.unavailable.error)
         else:
             reply = _with_outcome(reply, outcome.headers)
-    status = f"{reply.status} {reply.reason if reply.status != 503 else Unavailable.reason}"
+    status = f"{reply.status} {reply.reason}"
     start_response(status, list(reply.headers))
     return [reply.body]
 

@@ -54,6 +54,8 @@ security_logger = logging.getLogger("sessionary.security")
 # next one at most this long.
 _GENERATION_TTL = 30
 _NO_STORE = ("cache-control", "no-store")
+_USED = "dbsc-challenge"
+_NEXT = "dbsc-next/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,13 @@ class Reply:
         return _REASONS.get(self.status, "OK")
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
 
 
 def bound_cookie_name(dbsc: DBSCConfig, secure: bool) -> str:
@@ -279,11 +287,17 @@ def refresh(config: SessionConfig, session: Session, facts: Facts) -> Steps[Repl
         return (yield from _challenge(config, session, binding, now))
     if not binding.challenge_accepted(proof.jti, now, dbsc.challenge_ttl):
         return (yield from _challenge(config, session, binding, now))
-    if not (yield from claim(proof.jti, "dbsc-challenge", now=now, ttl=dbsc.challenge_ttl)):
+    # The challenge is consumed once; its claim tells racers the challenge
+    # this refresh will install, so that they need not compete for the generation.
+    following = new_secret()
+    sealed = seal(key, _NEXT + proof.jti, following)
+    if not (yield from claim(proof.jti, _USED, now=now, ttl=dbsc.challenge_ttl, value=sealed)):
         security_logger.info("dbsc refresh with a used challenge (a replay, or a race)")
         return (yield from _challenge(config, session, binding, now))
     cookie = new_secret()
-    advanced, following = yield from _advance(session, binding, now, cookie, dbsc.cookie_age)
+    advanced, following = yield from _advance(
+        session, binding, now, following, cookie, dbsc.cookie_age
+    )
     if advanced is None:
         return _forbidden(following, binding.session_id)
     _event(config, "dbsc_refreshed", key)
@@ -291,7 +305,12 @@ def refresh(config: SessionConfig, session: Session, facts: Facts) -> Steps[Repl
 
 
 def _advance(
-    session: Session, binding: Binding, now: float, cookie: str | None = None, age: float = 0
+    session: Session,
+    binding: Binding,
+    now: float,
+    following: str,
+    cookie: str | None = None,
+    age: float = 0,
 ) -> Steps[tuple[Binding | None, str]]:
     """Move ``binding`` to its next generation, once among racers.
 
@@ -300,7 +319,6 @@ def _advance(
     """
     key = session.session_key or ""
     purpose = f"dbsc-gen/{binding.session_id}/{binding.generation}"
-    following = new_secret()
     sealed = seal(key, purpose, following)
     if (yield from claim(key, purpose, now=now, ttl=_GENERATION_TTL, value=sealed)):
         advanced = binding.advanced(following, now, cookie, age)
@@ -319,8 +337,12 @@ def _challenge(
     dbsc = _on(config)
     current, issued = binding.challenges[0]
     if now - issued <= dbsc.challenge_ttl / 2:
-        used = yield from read_claim(current, "dbsc-challenge")
+        used = yield from read_claim(current, _USED)
         if used is None:
             return _forbidden(current, binding.session_id)
-    _, following = yield from _advance(session, binding, now)
+        # A refresh consumed it and is installing its successor: hand that out.
+        installing = unseal(session.session_key or "", _NEXT + current, used)
+        if installing is not None:
+            return _forbidden(installing, binding.session_id)
+    _, following = yield from _advance(session, binding, now, new_secret())
     return _forbidden(following, binding.session_id)
