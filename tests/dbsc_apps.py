@@ -84,3 +84,17 @@ def sender(edge: str, config: SessionConfig) -> Send:
         return await asyncio.to_thread(call, method, path, headers)
 
     return send_wsgi
+
+
+def wsgi_sender(app: Any) -> Send:
+    """``send`` to any WSGI app (Flask, Django's handler), each request in a thread."""
+    transport = httpx.WSGITransport(app)
+
+    def call(method: str, path: str, headers: Headers) -> Response:
+        with httpx.Client(transport=transport, base_url=BASE) as client:
+            return _response(client.request(method, path, headers=headers))
+
+    async def send(method: str, path: str, headers: Headers) -> Response:
+        return await asyncio.to_thread(call, method, path, headers)
+
+    return send

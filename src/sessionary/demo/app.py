@@ -41,6 +41,7 @@ from starlette.templating import Jinja2Templates
 from .. import auth, messages
 from .._asgi import SessionMiddleware
 from .._config import DEFAULT_STORE_URL, SessionConfig
+from ..dbsc import DBSCConfig
 from .._session import Session
 from ..stores import from_url
 from ..stores.base import Store
@@ -674,7 +675,8 @@ def create_app(
     if not isinstance(store, Store):
         store = from_url(store or DEFAULT_STORE_URL)
     # The other settings (SESSIONARY_SECRET_KEY, which cookie:// needs, …) from the environment.
-    config = SessionConfig.from_env(store=store)
+    # Device-bound sessions on: a DBSC-capable browser is offered a binding at sign-in.
+    config = SessionConfig.from_env(store=store, dbsc=DBSCConfig())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
