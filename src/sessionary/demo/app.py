@@ -41,8 +41,8 @@ from starlette.templating import Jinja2Templates
 from .. import auth, messages
 from .._asgi import SessionMiddleware
 from .._config import DEFAULT_STORE_URL, SessionConfig
-from ..dbsc import DBSCConfig
 from .._session import Session
+from ..dbsc import DBSCConfig
 from ..stores import from_url
 from ..stores.base import Store
 from ..templating import session_context
