@@ -54,6 +54,12 @@ security_logger = logging.getLogger("sessionary.security")
 # next one at most this long.
 _GENERATION_TTL = 30
 _NO_STORE = ("cache-control", "no-store")
+# The draft advises that the endpoints refuse to be embedded or read cross-site.
+_HARDENING = (
+    _NO_STORE,
+    ("x-frame-options", "DENY"),
+    ("cross-origin-resource-policy", "same-origin"),
+)
 _USED = "dbsc-challenge"
 _NEXT = "dbsc-next/"
 
@@ -140,13 +146,14 @@ def instructions(dbsc: DBSCConfig, facts: Facts, binding: Binding) -> dict[str, 
 
 def _json(status: int, body: dict[str, Any], *extra: tuple[str, str]) -> Reply:
     data = json.dumps(body, separators=(",", ":")).encode()
-    headers = [("content-type", "application/json"), _NO_STORE, *extra]
+    headers = [("content-type", "application/json"), *_HARDENING, *extra]
     return Reply(status, headers, data)
 
 
 def _refused(reason: str) -> Reply:
     security_logger.info("dbsc registration refused: %s", reason)
-    return Reply(400, [("content-type", "text/plain; charset=utf-8"), _NO_STORE], reason.encode())
+    headers = [("content-type", "text/plain; charset=utf-8"), *_HARDENING]
+    return Reply(400, headers, reason.encode())
 
 
 def _ended() -> Reply:
@@ -159,7 +166,7 @@ def _challenge_header(challenge: str, session_id: str) -> tuple[str, str]:
 
 
 def _forbidden(challenge: str, session_id: str) -> Reply:
-    headers = [_NO_STORE, _challenge_header(challenge, session_id)]
+    headers = [*_HARDENING, _challenge_header(challenge, session_id)]
     return Reply(403, headers, b"")
 
 
@@ -208,7 +215,7 @@ def endpoint_steps(config: SessionConfig, session: Session, facts: Facts) -> Ste
 
 def _not_post() -> Steps[Reply]:
     yield from ()  # steps that need no store work
-    return Reply(405, [("allow", "POST"), _NO_STORE], b"")
+    return Reply(405, [("allow", "POST"), *_HARDENING], b"")
 
 
 def register(config: SessionConfig, session: Session, facts: Facts) -> Steps[Reply]:
