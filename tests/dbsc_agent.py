@@ -314,3 +314,11 @@ class Agent:
                 return "ended"
             return "refreshed"
         return "refused twice"  # pragma: no cover - the loop returns
+
+
+def refresh_headers(session: DeviceSession, proof: str | None = None) -> Headers:
+    """The headers of a refresh request for ``session``, with ``proof`` if given."""
+    headers: Headers = [("sec-secure-session-id", serialize_string(session.session_id))]
+    if proof is not None:
+        headers.append(("secure-session-response", serialize_string(proof)))
+    return headers

@@ -73,17 +73,7 @@ def sender(edge: str, config: SessionConfig) -> Send:
                 return _response(await client.request(method, path, headers=headers))
 
         return send_asgi
-    wsgi = httpx.WSGITransport(WSGISessionMiddleware(wsgi_app, config))
-
-    def call(method: str, path: str, headers: Headers) -> Response:
-        with httpx.Client(transport=wsgi, base_url=BASE) as client:
-            return _response(client.request(method, path, headers=headers))
-
-    async def send_wsgi(method: str, path: str, headers: Headers) -> Response:
-        # In a thread, as a WSGI server would: concurrent requests really overlap.
-        return await asyncio.to_thread(call, method, path, headers)
-
-    return send_wsgi
+    return wsgi_sender(WSGISessionMiddleware(wsgi_app, config))
 
 
 def wsgi_sender(app: Any) -> Send:
@@ -95,6 +85,7 @@ def wsgi_sender(app: Any) -> Send:
             return _response(client.request(method, path, headers=headers))
 
     async def send(method: str, path: str, headers: Headers) -> Response:
+        # In a thread, as a WSGI server would: concurrent requests really overlap.
         return await asyncio.to_thread(call, method, path, headers)
 
     return send

@@ -14,7 +14,7 @@ from sessionary.events import SessionEvent
 from sessionary.stores.base import Store
 
 from .conftest import SECRET, FakeClock
-from .dbsc_agent import Agent, DeviceKey, Response
+from .dbsc_agent import Agent, DeviceKey, Response, refresh_headers
 from .dbsc_apps import sender
 
 AGE = 300  # the bound cookie's lifetime
@@ -209,10 +209,7 @@ async def test_a_forged_refresh_proof_ends_the_session(site: Site) -> None:
     response = await thief.fetch(
         "POST",
         REFRESH,
-        [
-            ("sec-secure-session-id", f'"{session.session_id}"'),
-            ("secure-session-response", f'"{forged}"'),
-        ],
+        refresh_headers(session, forged),
     )
     assert response.status == 200
     assert response.json() == {"continue": False}
@@ -262,10 +259,7 @@ async def test_a_replayed_refresh_proof_never_refreshes(site: Site) -> None:
     agent = await signed_in(site)
     session = only(agent)
     proof = session.key.proof(session.cached_challenge)
-    headers = [
-        ("sec-secure-session-id", f'"{session.session_id}"'),
-        ("secure-session-response", f'"{proof}"'),
-    ]
+    headers = refresh_headers(session, proof)
     first = await agent.fetch("POST", REFRESH, headers)
     assert first.status == 200
     replay = await agent.fetch("POST", REFRESH, headers)
@@ -290,11 +284,8 @@ async def test_twenty_concurrent_refreshes_never_answer_another_4xx(site: Site) 
     session = only(agent)
 
     async def one(challenge: str | None) -> Response:
-        headers = [("sec-secure-session-id", f'"{session.session_id}"')]
-        if challenge is not None:
-            proof = session.key.proof(challenge)
-            headers.append(("secure-session-response", f'"{proof}"'))
-        return await agent.fetch("POST", REFRESH, headers)
+        proof = None if challenge is None else session.key.proof(challenge)
+        return await agent.fetch("POST", REFRESH, refresh_headers(session, proof))
 
     challenge = session.cached_challenge
     answers = await asyncio.gather(*(one(challenge if n % 4 else None) for n in range(20)))
@@ -312,10 +303,7 @@ async def test_twenty_copies_of_one_proof_refresh_once(site: Site) -> None:
     agent = await signed_in(site)
     session = only(agent)
     proof = session.key.proof(session.cached_challenge)
-    headers = [
-        ("sec-secure-session-id", f'"{session.session_id}"'),
-        ("secure-session-response", f'"{proof}"'),
-    ]
+    headers = refresh_headers(session, proof)
     answers = await asyncio.gather(*(agent.fetch("POST", REFRESH, headers) for _ in range(20)))
     assert sorted(a.status for a in answers) == [200] + [403] * 19
     winner = next(a for a in answers if a.status == 200)

@@ -22,7 +22,7 @@ from sessionary.integrations.flask import init_app
 from sessionary.stores.base import Store
 
 from .conftest import SECRET, FakeClock
-from .dbsc_agent import Agent, DeviceKey
+from .dbsc_agent import Agent, DeviceKey, refresh_headers
 from .dbsc_apps import wsgi_sender
 from .examples import load_example
 
@@ -156,10 +156,7 @@ async def test_forged_proof_ends_the_session(agent_for: Any, clock: FakeClock) -
     response = await agent.fetch(
         "POST",
         REFRESH,
-        [
-            ("sec-secure-session-id", f'"{session.session_id}"'),
-            ("secure-session-response", f'"{forged}"'),
-        ],
+        refresh_headers(session, forged),
     )
     assert response.json() == {"continue": False}
     clock.advance(AGE + 1)
@@ -171,10 +168,7 @@ async def test_concurrent_refreshes_answer_200_or_403(agent_for: Any, clock: Fak
     await agent.post("/login")
     session = next(iter(agent.sessions.values()))
     proof = session.key.proof(session.cached_challenge or "")
-    headers = [
-        ("sec-secure-session-id", f'"{session.session_id}"'),
-        ("secure-session-response", f'"{proof}"'),
-    ]
+    headers = refresh_headers(session, proof)
     answers = await asyncio.gather(*(agent.fetch("POST", REFRESH, headers) for _ in range(20)))
     assert sorted(a.status for a in answers) == [200] + [403] * 19
     clock.advance(AGE + 1)

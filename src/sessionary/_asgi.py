@@ -73,8 +73,7 @@ class SessionMiddleware:
             from ._dbsc import edges
 
             facts = edges.facts_from_scope(config, scope)
-            edges.record_skipped(scope, facts)
-            opened, steps = edges.before_app(config, opened, facts)
+            opened, steps = edges.before_app(config, opened, facts, scope)
             if steps is not None:
                 await edges.answer_asgi(config, opened, steps, send)
                 return

@@ -47,8 +47,7 @@ class WSGISessionMiddleware:
             from ._dbsc import edges
 
             facts = edges.facts_from_environ(config, environ)
-            edges.record_skipped(environ, facts)
-            opened, steps = edges.before_app(config, opened, facts)
+            opened, steps = edges.before_app(config, opened, facts, environ)
             if steps is not None:
                 return edges.answer_wsgi(config, opened, steps, start_response)
             environ[ENVIRON_KEY] = opened.session

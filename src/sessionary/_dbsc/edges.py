@@ -152,9 +152,14 @@ def enforce(config: SessionConfig, opened: Opened, facts: Facts) -> Opened:
 
 
 def before_app(
-    config: SessionConfig, opened: Opened, facts: Facts
+    config: SessionConfig, opened: Opened, facts: Facts, state: MutableMapping[str, Any]
 ) -> tuple[Opened, Steps[Reply] | None]:
-    """The endpoint's steps when ``facts`` names one; else ``opened``, enforced."""
+    """The endpoint's steps when ``facts`` names one; else ``opened``, enforced.
+
+    ``state`` (the ASGI scope, the WSGI environ, Django's ``META``) receives
+    the parsed ``Secure-Session-Skipped`` entries.
+    """
+    record_skipped(state, facts)
     steps = endpoint_steps(config, opened.session, facts)
     if steps is not None:
         return opened, steps

@@ -469,9 +469,8 @@ def _dbsc_request(request: HttpRequest, config: SessionConfig) -> HttpResponseBa
     session.accessed = False  # reading the binding is not the view's use of the session
     path, secure = request.path, request.is_secure()
     facts = edges.facts_from_meta(config, request.META, request.method or "GET", path, secure)
-    edges.record_skipped(request.META, facts)
     opened = _lifecycle.Opened(session, _core.Incoming(session.session_key, True, None))
-    checked, steps = edges.before_app(config, opened, facts)
+    checked, steps = edges.before_app(config, opened, facts, request.META)
     if steps is not None:
         reply = edges.reply_sync(config, steps)
         response = HttpResponse(reply.body, status=reply.status)

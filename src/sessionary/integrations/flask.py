@@ -283,8 +283,7 @@ def _open_dbsc(
     from .._dbsc import edges
 
     facts = edges.facts_from_environ(config, environ)
-    edges.record_skipped(environ, facts)
-    opened, steps = edges.before_app(config, opened, facts)
+    opened, steps = edges.before_app(config, opened, facts, environ)
     if steps is not None:
         environ[_DBSC_KEY] = (config, steps)  # answered by _answer_dbsc, before any view
     return opened
