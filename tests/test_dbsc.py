@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sessionary import SessionConfig
+from sessionary import SessionConfig, SessionMiddleware
 from sessionary.dbsc import DBSCConfig
 from sessionary.events import SessionEvent
 from sessionary.stores.base import Store
@@ -376,3 +376,38 @@ async def test_with_dbsc_off_no_header_is_ever_sent(edge: str, store: Store) -> 
     refresh = await agent.fetch("POST", REFRESH, [])
     assert refresh.header("secure-session-challenge") is None
     assert (await agent.get("/me")).json()["bound"] is False
+
+
+async def test_a_websocket_handshake_is_enforced_too(store: Store, clock: FakeClock) -> None:
+    site = Site("asgi", store, clock)
+    agent = await signed_in(site)
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.update(user=scope["session"].user_id, bound=scope["session"].device_bound)
+
+    async def nothing() -> Any:
+        return {"type": "websocket.connect"}
+
+    async def ignore(message: Any) -> None:
+        return None
+
+    middleware = SessionMiddleware(app, site.config)
+
+    async def handshake(names: list[str]) -> dict[str, Any]:
+        cookie = "; ".join(f"{n}={agent.cookies[n].value}" for n in names)
+        scope = {
+            "type": "websocket",
+            "scheme": "wss",
+            "path": "/ws",
+            "query_string": b"",
+            "headers": [(b"host", b"app.example"), (b"cookie", cookie.encode())],
+        }
+        seen.clear()
+        await middleware(scope, nothing, ignore)
+        return dict(seen)
+
+    everything = list(agent.cookies)
+    assert await handshake(everything) == {"user": "alice", "bound": True}
+    long_lived = [n for n in everything if not n.startswith("__Host-")]
+    assert await handshake(long_lived) == {"user": None, "bound": False}

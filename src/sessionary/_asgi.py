@@ -64,11 +64,6 @@ class SessionMiddleware:
             if opened.unavailable is not None:
                 await _refuse(kind, opened.unavailable, send)
                 return
-        scope["session"] = opened.session
-        if kind == "websocket":
-            # No response to hook: the handler saves with ``await session.save()``.
-            await self.app(scope, receive, send)
-            return
         if self._dbsc:
             from ._dbsc import edges
 
@@ -77,7 +72,11 @@ class SessionMiddleware:
             if steps is not None:
                 await edges.answer_asgi(config, opened, steps, send)
                 return
-            scope["session"] = opened.session
+        scope["session"] = opened.session
+        if kind == "websocket":
+            # No response to hook: the handler saves with ``await session.save()``.
+            await self.app(scope, receive, send)
+            return
 
         started = refused = False
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _serialization
 from ._clock import from_timestamp, to_timestamp
+from ._dbsc.binding import BINDING as DBSC_BINDING
 from ._keys import hash_key, is_valid_key, new_key
 from ._ops import Applied, Apply, Create, Delete, Load, Steps, run_async, run_sync
 from .events import EventKind
@@ -503,7 +504,7 @@ class Session(dict[str, Any]):
     def device_bound(self) -> bool:
         """Whether this session is bound to a device key (DBSC) and, in scope,
         this request carried the live bound cookie that proves it."""
-        return self._meta.get("dbsc") is not None
+        return self._meta.get(DBSC_BINDING) is not None
 
     def get_meta(self, name: str) -> Any:
         """A framework entry kept beside the user data (never inside it)."""

@@ -48,6 +48,7 @@ SKIPPED_KEY = "sessionary.dbsc_skipped"
 """Where the edges put the parsed ``Secure-Session-Skipped`` entries
 (``[(reason, session_identifier or None), ...]``): ``scope`` or ``environ``."""
 
+WEBSOCKET = "WEBSOCKET"
 _HEADERS = (
     "host",
     "secure-session-response",
@@ -86,7 +87,9 @@ def facts_from_scope(config: SessionConfig, scope: Mapping[str, Any]) -> Facts:
             text = value.decode("latin-1")
             headers[name] = f"{headers[name]}, {text}" if name in headers else text
     secure = scope.get("scheme") in ("https", "wss")
-    return _facts(config, scope["method"], scope["path"], secure, headers, cookies)
+    # A WebSocket handshake is enforced like any request, never an endpoint.
+    method = scope.get("method") or WEBSOCKET
+    return _facts(config, method, scope["path"], secure, headers, cookies)
 
 
 def facts_from_environ(config: SessionConfig, environ: Mapping[str, Any]) -> Facts:
@@ -160,7 +163,7 @@ def before_app(
     the parsed ``Secure-Session-Skipped`` entries.
     """
     record_skipped(state, facts)
-    steps = endpoint_steps(config, opened.session, facts)
+    steps = None if facts.method == WEBSOCKET else endpoint_steps(config, opened.session, facts)
     if steps is not None:
         return opened, steps
     if config.event_hooks and "secure-session-skipped" in facts.headers:

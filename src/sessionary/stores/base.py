@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
+from .._dbsc.binding import BINDING as DBSC_BINDING
 from .._device import device_name
 from .._keys import hash_key, new_key
 
@@ -172,7 +173,7 @@ class SessionInfo:
             expires=record.expires,
             user_agent=record.meta.get("ua"),
             ip=record.meta.get("ip"),
-            device_bound=record.meta.get("dbsc") is not None,
+            device_bound=record.meta.get(DBSC_BINDING) is not None,
         )
 
 
