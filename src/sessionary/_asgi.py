@@ -67,11 +67,12 @@ class SessionMiddleware:
         if self._dbsc:
             from ._dbsc import edges
 
-            facts = edges.facts_from_scope(config, scope)
-            opened, steps = edges.before_app(config, opened, facts, scope)
-            if steps is not None:
-                await edges.answer_asgi(config, opened, steps, send)
-                return
+            if edges.involved(config, opened, scope["path"]):
+                facts = edges.facts_from_scope(config, scope)
+                opened, steps = edges.before_app(config, opened, facts, scope)
+                if steps is not None:
+                    await edges.answer_asgi(config, opened, steps, send)
+                    return
         scope["session"] = opened.session
         if kind == "websocket":
             # No response to hook: the handler saves with ``await session.save()``.

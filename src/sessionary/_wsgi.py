@@ -46,11 +46,12 @@ class WSGISessionMiddleware:
         if self._dbsc:
             from ._dbsc import edges
 
-            facts = edges.facts_from_environ(config, environ)
-            opened, steps = edges.before_app(config, opened, facts, environ)
-            if steps is not None:
-                return edges.answer_wsgi(config, opened, steps, start_response)
-            environ[ENVIRON_KEY] = opened.session
+            if edges.involved(config, opened, edges.environ_path(environ)):
+                facts = edges.facts_from_environ(config, environ)
+                opened, steps = edges.before_app(config, opened, facts, environ)
+                if steps is not None:
+                    return edges.answer_wsgi(config, opened, steps, start_response)
+                environ[ENVIRON_KEY] = opened.session
         response = _Response()
 
         def session_start_response(

@@ -22,7 +22,15 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["BINDING", "OFFER", "Binding", "Offer", "cookie_digest", "new_secret"]
+__all__ = [
+    "BINDING",
+    "OFFER",
+    "Binding",
+    "Offer",
+    "cookie_accepted",
+    "cookie_digest",
+    "new_secret",
+]
 
 BINDING = "dbsc"
 OFFER = "dbsc_offer"
@@ -101,15 +109,6 @@ class Binding:
                 found = True
         return found
 
-    def cookie_accepted(self, value: str, now: float, grace: float) -> bool:
-        """Whether ``value`` is the current or previous bound cookie, live (plus ``grace``)."""
-        digest = cookie_digest(value)
-        found = False
-        for known, expires in self.cookies:
-            if hmac.compare_digest(known, digest) and now <= expires + grace:
-                found = True
-        return found
-
     def advanced(
         self, challenge: str, now: float, cookie: str | None = None, cookie_age: float = 0
     ) -> Binding:
@@ -124,3 +123,23 @@ class Binding:
             challenges=((challenge, now), *self.challenges[:1]),
             cookies=cookies,
         )
+
+
+def cookie_accepted(raw: Any, value: str, now: float, grace: float) -> bool:
+    """Whether ``value`` is the current or previous bound cookie of the stored
+    binding ``raw``, live (plus ``grace``). Read straight from the metadata:
+    it runs on every request of a bound session."""
+    try:
+        cookies = raw["ck"]
+    except (TypeError, KeyError):
+        return False
+    digest = cookie_digest(value)
+    found = False
+    for entry in cookies:
+        try:
+            known, expires = str(entry[0]), float(entry[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if hmac.compare_digest(known, digest) and now <= expires + grace:
+            found = True
+    return found

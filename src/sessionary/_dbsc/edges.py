@@ -22,7 +22,7 @@ from ..cookies import parse_cookie
 from ..events import emit
 from ..exceptions import SessionTooLarge, StoreError
 from ._sfv import FieldError, Token, parse_list
-from .binding import BINDING, Binding
+from .binding import BINDING, cookie_accepted
 from .endpoints import Facts, Reply, bound_cookie_name, endpoint_steps, in_scope
 
 if TYPE_CHECKING:
@@ -34,9 +34,11 @@ __all__ = [
     "answer_wsgi",
     "before_app",
     "enforce",
+    "environ_path",
     "facts_from_environ",
     "facts_from_meta",
     "facts_from_scope",
+    "involved",
     "record_skipped",
     "reply_sync",
     "skipped",
@@ -74,6 +76,22 @@ def _facts(
     return Facts(method, path, secure, host, headers, parse_cookie(cookies).get(name))
 
 
+def involved(config: SessionConfig, opened: Opened, path: str) -> bool:
+    """Whether DBSC has anything to do with this request: it names an endpoint,
+    or its session is bound. Every other request costs only this test."""
+    dbsc = config.dbsc
+    return dbsc is not None and (
+        path == dbsc.registration_path
+        or path == dbsc.refresh_path
+        or opened.session.get_meta(BINDING) is not None
+    )
+
+
+def environ_path(environ: Mapping[str, Any]) -> str:
+    """The request path of a WSGI environ."""
+    return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
 def facts_from_scope(config: SessionConfig, scope: Mapping[str, Any]) -> Facts:
     """The DBSC facts of an ASGI HTTP request."""
     headers: dict[str, str] = {}
@@ -95,9 +113,8 @@ def facts_from_scope(config: SessionConfig, scope: Mapping[str, Any]) -> Facts:
 def facts_from_environ(config: SessionConfig, environ: Mapping[str, Any]) -> Facts:
     """The DBSC facts of a WSGI request."""
     secure = environ.get("wsgi.url_scheme") == "https"
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
-    return facts_from_meta(config, environ, method, path or "/", secure)
+    return facts_from_meta(config, environ, method, environ_path(environ), secure)
 
 
 def facts_from_meta(
@@ -135,13 +152,8 @@ def enforce(config: SessionConfig, opened: Opened, facts: Facts) -> Opened:
     dbsc = config.dbsc
     if raw is None or dbsc is None or not in_scope(dbsc, facts.path):
         return opened
-    binding = Binding.from_meta(raw)
     value = facts.bound_cookie
-    if (
-        binding is not None
-        and value is not None
-        and binding.cookie_accepted(value, config.now(), dbsc.grace)
-    ):
+    if value is not None and cookie_accepted(raw, value, config.now(), dbsc.grace):
         return opened
     security_logger.info("a device-bound session came without a live bound cookie: refused")
     if config.event_hooks:

@@ -467,9 +467,11 @@ def _dbsc_request(request: HttpRequest, config: SessionConfig) -> HttpResponseBa
     except StoreError:
         return _unavailable_response()
     session.accessed = False  # reading the binding is not the view's use of the session
-    path, secure = request.path, request.is_secure()
-    facts = edges.facts_from_meta(config, request.META, request.method or "GET", path, secure)
     opened = _lifecycle.Opened(session, _core.Incoming(session.session_key, True, None))
+    path, secure = request.path, request.is_secure()
+    if not edges.involved(config, opened, path):
+        return None
+    facts = edges.facts_from_meta(config, request.META, request.method or "GET", path, secure)
     checked, steps = edges.before_app(config, opened, facts, request.META)
     if steps is not None:
         reply = edges.reply_sync(config, steps)

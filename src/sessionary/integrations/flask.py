@@ -282,6 +282,8 @@ def _open_dbsc(
 ) -> _lifecycle.Opened:
     from .._dbsc import edges
 
+    if not edges.involved(config, opened, edges.environ_path(environ)):
+        return opened
     facts = edges.facts_from_environ(config, environ)
     opened, steps = edges.before_app(config, opened, facts, environ)
     if steps is not None:
