@@ -4,6 +4,7 @@ test user agent, on the ASGI and the WSGI edge and every server-side store."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -11,11 +12,14 @@ import pytest
 from sessionary import SessionConfig, SessionMiddleware
 from sessionary.dbsc import DBSCConfig
 from sessionary.events import SessionEvent
+from sessionary.stores import from_url
 from sessionary.stores.base import Store
 
 from .conftest import SECRET, FakeClock
 from .dbsc_agent import Agent, DeviceKey, Response, refresh_headers
 from .dbsc_apps import sender
+from .faults import TcpProxy
+from .store_registry import require_server
 
 AGE = 300  # the bound cookie's lifetime
 REFRESH = "/.sessionary/dbsc/refresh"
@@ -411,3 +415,33 @@ async def test_a_websocket_handshake_is_enforced_too(store: Store, clock: FakeCl
     assert await handshake(everything) == {"user": "alice", "bound": True}
     long_lived = [n for n in everything if not n.startswith("__Host-")]
     assert await handshake(long_lived) == {"user": None, "bound": False}
+
+
+async def test_a_store_outage_at_refresh_answers_503_and_the_browser_backs_off(
+    edge: str, clock: FakeClock
+) -> None:
+    require_server("127.0.0.1", 6379, "Redis")
+    proxy = TcpProxy(6379)
+    store = from_url(f"redis://127.0.0.1:{proxy.port}/0?prefix=t-{uuid.uuid4().hex[:8]}:")
+    store.clock = clock
+    try:
+        site = Site(edge, store, clock)
+        agent = await signed_in(site)
+        sid = only(agent).session_id
+        proxy.cut()
+        clock.advance(AGE + 1)
+        down = await agent.get("/me")
+        assert down.status == 503  # never a 500, and never a 4xx that ends the binding
+        assert ("refresh", 503) in agent.log
+        assert sid in agent.sessions
+        proxy.restore()
+        # Backing off, the browser skips the refresh and says so.
+        skipped = (await agent.get("/me")).json()
+        assert skipped["skipped"] == [["server_error", sid]]
+        assert skipped["user"] is None
+        clock.advance(61)
+        assert (await agent.get("/me")).json()["bound"] is True
+    finally:
+        proxy.close()
+        await store.aclose()
+        store.close()
