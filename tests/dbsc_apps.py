@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from sessionary import Session, SessionConfig, SessionMiddleware, WSGISessionMiddleware, auth
-from sessionary.dbsc import SKIPPED_KEY
+from sessionary.dbsc import SKIPPED_KEY, offer
 
 from .dbsc_agent import Headers, Response, Send
 
@@ -24,6 +24,9 @@ def act(session: Session, path: str, query: dict[str, str], state: Any) -> tuple
         return 200, {"ok": True}
     if path == "/logout":
         auth.logout(session)
+        return 200, {"ok": True}
+    if path == "/offer":
+        offer(session, authorization=query.get("authorization"))
         return 200, {"ok": True}
     if path == "/set":
         session.update(query)

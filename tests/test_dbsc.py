@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sessionary import SessionConfig, SessionMiddleware
+from sessionary._dbsc._sfv import parse_list
 from sessionary.dbsc import DBSCConfig
 from sessionary.events import SessionEvent
 from sessionary.stores import from_url
@@ -445,3 +446,21 @@ async def test_a_store_outage_at_refresh_answers_503_and_the_browser_backs_off(
         proxy.close()
         await store.aclose()
         store.close()
+
+
+async def test_an_offer_with_authorization_binds_only_a_proof_that_carries_it(site: Site) -> None:
+    agent = site.agent()
+    await agent.fetch("POST", "/login", [])
+    made = await agent.fetch("POST", "/offer?authorization=ac-123", [])
+    (entry,) = parse_list(made.header("secure-session-registration") or "")
+    assert entry.params["authorization"] == "ac-123"
+    challenge = entry.params["challenge"]
+    assert isinstance(challenge, str)
+    key = DeviceKey("ES256")
+    wrong = key.proof(challenge, with_jwk=True, authorization="other")
+    refused = await agent.fetch("POST", REGISTER, [("secure-session-response", f'"{wrong}"')])
+    assert refused.status == 400
+    right = key.proof(challenge, with_jwk=True, authorization="ac-123")
+    # The older header name some browser builds still send is read too.
+    bound = await agent.fetch("POST", REGISTER, [("sec-session-response", f'"{right}"')])
+    assert bound.status == 200
