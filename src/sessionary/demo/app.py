@@ -675,8 +675,10 @@ def create_app(
     if not isinstance(store, Store):
         store = from_url(store or DEFAULT_STORE_URL)
     # The other settings (SESSIONARY_SECRET_KEY, which cookie:// needs, …) from the environment.
-    # Device-bound sessions on: a DBSC-capable browser is offered a binding at sign-in.
-    config = SessionConfig.from_env(store=store, dbsc=DBSCConfig())
+    # Device-bound sessions on (they need a server-side store): a DBSC-capable
+    # browser is offered a binding at sign-in.
+    dbsc = None if store.client_side else DBSCConfig()
+    config = SessionConfig.from_env(store=store, dbsc=dbsc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
