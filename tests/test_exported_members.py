@@ -32,6 +32,7 @@ PUBLIC_MODULES = {
     "auth",
     "cli",
     "cookies",
+    "dbsc",
     "demo",
     "events",
     "exceptions",

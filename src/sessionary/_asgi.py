@@ -44,6 +44,7 @@ class SessionMiddleware:
         self.config = config if config is not None else from_starlette_options(options)
         self.store = self.config.store
         self._token_header = self.config.header_name.lower().encode("latin-1")
+        self._dbsc = self.config.dbsc is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -63,6 +64,15 @@ class SessionMiddleware:
             if opened.unavailable is not None:
                 await _refuse(kind, opened.unavailable, send)
                 return
+        if self._dbsc:
+            from ._dbsc import edges
+
+            if edges.involved(config, opened, scope["path"]):
+                facts = edges.facts_from_scope(config, scope)
+                opened, steps = edges.before_app(config, opened, facts, scope)
+                if steps is not None:
+                    await edges.answer_asgi(config, opened, steps, send)
+                    return
         scope["session"] = opened.session
         if kind == "websocket":
             # No response to hook: the handler saves with ``await session.save()``.

@@ -14,6 +14,7 @@ from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from ._clock import Clock
+    from ._dbsc.config import DBSCConfig
     from .events import EventHook
     from .stores.base import Store
 
@@ -94,6 +95,9 @@ class SessionConfig:
     requests already on their way with it; ``0``: it dies at once. A
     server-side store's; the cookie store has no window."""
 
+    dbsc: DBSCConfig | None = None
+    """Device Bound Session Credentials (:class:`sessionary.dbsc.DBSCConfig`); off by default."""
+
     if TYPE_CHECKING:
         # What the generated __init__ accepts, for the type checker: ``store``
         # also takes a URL, while the attribute is always a Store. A test
@@ -130,6 +134,7 @@ class SessionConfig:
             on_session_limit: OnSessionLimit = "evict_oldest",
             revocation_poll_interval: float | None = 5.0,
             rotation_grace: int = 5,
+            dbsc: DBSCConfig | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -233,6 +238,8 @@ class SessionConfig:
             raise ConfigurationError(
                 "revocation_poll_interval", f"must be positive seconds or None, got {interval!r}"
             )
+        if self.dbsc is not None:
+            _check_dbsc(self)
         if self.on_session_limit not in ("evict_oldest", "refuse"):
             raise ConfigurationError(
                 "on_session_limit",
@@ -269,7 +276,7 @@ class SessionConfig:
         if url := env.get("SESSIONARY_STORE_URL"):
             values["store"] = url
         for f in dataclasses.fields(cls):
-            if f.name in ("store", "event_hooks", "clock"):
+            if f.name in ("store", "event_hooks", "clock", "dbsc"):
                 continue
             raw = env.get(f"SESSIONARY_{f.name.upper()}")
             if raw is not None:
@@ -403,3 +410,16 @@ def _positive_int(name: str, value: object) -> None:
         raise ConfigurationError(
             name, f"must be a positive whole number of seconds/bytes, got {value!r}"
         )
+
+
+def _check_dbsc(config: SessionConfig) -> None:
+    from ._dbsc.config import DBSCConfig
+
+    if not isinstance(config.dbsc, DBSCConfig):
+        raise ConfigurationError("dbsc", f"takes a sessionary.dbsc.DBSCConfig, not {config.dbsc!r}")
+    if config.store.client_side:
+        raise ConfigurationError(
+            "dbsc", "device-bound sessions need a server-side store (the binding lives beside it)"
+        )
+    if config.transport != "cookie":
+        raise ConfigurationError("dbsc", "device-bound sessions need transport='cookie'")

@@ -149,6 +149,12 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
     session = opened.session
     if opened.unavailable is not None:
         return Outcome(unavailable=opened.unavailable)
+    offer = None
+    if config.dbsc is not None and status is not None and status < 500:
+        # Before the commit, which replaces the record the offer is compared with.
+        from ._dbsc.offer import registration_header
+
+        offer = registration_header(config, session)
     try:
         yield from session.commit_plan(save=status is not None and status < 500)
     except (SessionTooLarge, StoreDataError) as exc:
@@ -167,7 +173,10 @@ def commit_plan(config: SessionConfig, opened: Opened, status: int | None) -> St
         session.mark_unpersisted()
     if status is None:
         return Outcome()
-    return Outcome(_core.response_headers(config, session, opened.incoming))
+    headers = _core.response_headers(config, session, opened.incoming)
+    if offer is not None and session.was_saved:
+        headers.append(offer)
+    return Outcome(headers)
 
 
 def _not_saved(session: Session, exc: SessionTooLarge | StoreDataError) -> None:

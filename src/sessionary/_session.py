@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _rotation, _serialization
 from ._clock import from_timestamp, to_timestamp
+from ._dbsc.binding import BINDING as DBSC_BINDING
 from ._keys import hash_key, is_valid_key, new_key
 from ._ops import Applied, Apply, Create, Delete, Load, Steps, run_async, run_sync
 from ._rotation import MARKER
@@ -521,6 +522,12 @@ class Session(dict[str, Any]):
         self._meta["uid"] = user_id
         self._modified = True
         self.accessed = True
+
+    @property
+    def device_bound(self) -> bool:
+        """Whether this session is bound to a device key (DBSC) and, in scope,
+        this request carried the live bound cookie that proves it."""
+        return self._meta.get(DBSC_BINDING) is not None
 
     def get_meta(self, name: str) -> Any:
         """A framework entry kept beside the user data (never inside it)."""

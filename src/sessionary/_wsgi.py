@@ -31,6 +31,7 @@ class WSGISessionMiddleware:
         self.config = config if config is not None else SessionConfig.from_env(**options)
         self.store = self.config.store
         self._token_key = _environ_key(self.config.header_name)
+        self._dbsc = self.config.dbsc is not None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config
@@ -42,6 +43,15 @@ class WSGISessionMiddleware:
             if opened.unavailable is not None:
                 return _refuse(opened.unavailable, start_response)
         environ[ENVIRON_KEY] = opened.session
+        if self._dbsc:
+            from ._dbsc import edges
+
+            if edges.involved(config, opened, edges.environ_path(environ)):
+                facts = edges.facts_from_environ(config, environ)
+                opened, steps = edges.before_app(config, opened, facts, environ)
+                if steps is not None:
+                    return edges.answer_wsgi(config, opened, steps, start_response)
+                environ[ENVIRON_KEY] = opened.session
         response = _Response()
 
         def session_start_response(

@@ -121,6 +121,11 @@ def _login(session: Session, user_id: str | int, auth_hash: str | None) -> None:
     session.bind_user(user)
     session.set_meta(_AUTH, _fingerprint(auth_hash) if auth_hash is not None else None)
     session.set_meta(_AUTH_AT, session.config.now())
+    dbsc = session.config.dbsc
+    if dbsc is not None and dbsc.offer_on_login:
+        from ._dbsc.offer import offer
+
+        offer(session)
 
 
 def reauthenticate(session: Session, *, cycle: bool = True) -> None:
@@ -208,9 +213,18 @@ def get_user_id(session: Session, auth_hash: str | None = None) -> str | None:
         if not isinstance(recorded, str) or not hmac.compare_digest(
             recorded, _fingerprint(auth_hash)
         ):
-            session.flush()
+            _end(session)
             return None
     return user_id
+
+
+def _end(session: Session, clear_site_data: bool = False) -> None:
+    # A device-bound session also ends in the browser: Clear-Site-Data makes
+    # it drop the session's key and bound cookie.
+    bound = session.device_bound
+    session.flush()
+    if bound or clear_site_data:
+        session.clear_site_data()
 
 
 def logout(session: Session, *, clear_site_data: bool | None = None) -> None:
@@ -220,11 +234,12 @@ def logout(session: Session, *, clear_site_data: bool | None = None) -> None:
     off) the response also carries ``Clear-Site-Data: "cookies"``, so the
     browser drops every cookie of the site, not only the session's. Off by
     default because it reaches cookies the session does not own (other apps
-    on the same site, preferences).
+    on the same site, preferences). A device-bound session (DBSC) always
+    sends it: the browser must drop the session's key and bound cookie.
     """
-    session.flush()
-    if session.config.clear_site_data_on_logout if clear_site_data is None else clear_site_data:
-        session.clear_site_data()
+    if clear_site_data is None:
+        clear_site_data = session.config.clear_site_data_on_logout
+    _end(session, clear_site_data)
 
 
 async def logout_everywhere(session: Session, *, clear_site_data: bool = True) -> int:

@@ -2,7 +2,10 @@
 
 ``SessionConfig(event_hooks=[hook])`` calls ``hook(event)`` for every session
 event: created, loaded, saved, cycled, flushed, expired (a key that named no
-live record), revoked, store_error and bad_cookie, with the time spent in the
+live record), revoked, store_error and bad_cookie, and for device-bound sessions
+dbsc_bound, dbsc_refreshed, dbsc_forged (a proof that did not verify),
+dbsc_refused (a bound session without its bound cookie) and dbsc_skipped
+(the browser said it skipped a refresh), with the time spent in the
 store. Events carry the key's hash, never the key. With no hooks configured,
 nothing is timed or built: the hot path pays one truth test.
 Hooks run inline and must not raise (and should be quick).
@@ -29,6 +32,11 @@ EventKind = Literal[
     "revoked",
     "store_error",
     "bad_cookie",
+    "dbsc_bound",
+    "dbsc_refreshed",
+    "dbsc_forged",
+    "dbsc_refused",
+    "dbsc_skipped",
 ]
 
 

@@ -42,6 +42,7 @@ from .. import auth, messages
 from .._asgi import SessionMiddleware
 from .._config import DEFAULT_STORE_URL, SessionConfig
 from .._session import Session
+from ..dbsc import DBSCConfig
 from ..stores import from_url
 from ..stores.base import Store
 from ..templating import session_context
@@ -674,7 +675,10 @@ def create_app(
     if not isinstance(store, Store):
         store = from_url(store or DEFAULT_STORE_URL)
     # The other settings (SESSIONARY_SECRET_KEY, which cookie:// needs, …) from the environment.
-    config = SessionConfig.from_env(store=store)
+    # Device-bound sessions on (they need a server-side store): a DBSC-capable
+    # browser is offered a binding at sign-in.
+    dbsc = None if store.client_side else DBSCConfig()
+    config = SessionConfig.from_env(store=store, dbsc=dbsc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

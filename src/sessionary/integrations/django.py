@@ -51,6 +51,7 @@ __all__ = [
     "SessionStore",
     "clear_site_data",
     "get_config",
+    "offer_dbsc",
     "reauthenticate",
     "requires_recent_auth",
 ]
@@ -327,7 +328,10 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     def flush(self) -> None:
         session = self._session
+        bound = session.device_bound
         session.flush()
+        if bound:  # the browser must drop the session's key and bound cookie too
+            session.clear_site_data()
         # Django's middleware saves nothing for an empty session: delete now.
         self._run(session.commit_plan(save=False))
 
@@ -417,6 +421,13 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     with ``"degrade"`` the view gets a blank session instead).
     """
 
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        super().process_request(request)
+        config = get_config()
+        if config.dbsc is None:
+            return None
+        return _dbsc_request(request, config)
+
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, StoreError):
             # The class only: a driver's message may quote SQL parameters.
@@ -429,15 +440,78 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
+        store = getattr(request, "session", None)
+        offer = None
+        if isinstance(store, SessionStore) and store._config.dbsc is not None:
+            from .._dbsc.offer import registration_header
+
+            # Before the save, which replaces the record the offer is compared with.
+            offer = registration_header(store._config, store._inner)
         try:
             response = super().process_response(request, response)
         except StoreError as exc:
             _lifecycle.logger.error("session store failed on save (%s)", type(exc).__name__)
             return _unavailable_response()
-        store = getattr(request, "session", None)
         if isinstance(store, SessionStore) and store._inner.clears_site_data:
             response["Clear-Site-Data"] = '"cookies"'
+        if offer is not None and isinstance(store, SessionStore) and store._inner.was_saved:
+            response[offer[0]] = offer[1]
         return cast("HttpResponseBase", response)
+
+
+def _dbsc_request(request: HttpRequest, config: SessionConfig) -> HttpResponseBase | None:
+    """Answer a DBSC endpoint, or enforce the binding (see ``sessionary._dbsc.edges``)."""
+    from .._dbsc import edges
+
+    store = request.session
+    try:
+        session = store._get_session()
+    except StoreError:
+        return _unavailable_response()
+    session.accessed = False  # reading the binding is not the view's use of the session
+    opened = _lifecycle.Opened(session, _core.Incoming(session.session_key, True, None))
+    path, secure = request.path, request.is_secure()
+    if not edges.involved(config, opened, path):
+        return None
+    facts = edges.facts_from_meta(config, request.META, request.method or "GET", path, secure)
+    checked, steps = edges.before_app(config, opened, facts, request.META)
+    if steps is not None:
+        reply = edges.reply_sync(config, steps)
+        response = HttpResponse(reply.body, status=reply.status)
+        for name, value in reply.headers:
+            if name == "set-cookie":
+                _set_cookie(response, value)
+            elif name != "Content-Length":
+                response[name] = value
+        return response  # process_response saves the binding
+    if checked is not opened:
+        request.session = SessionStore(None)
+        # Django deletes the cookie of a session left empty: not the bound one's.
+        request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
+    return None
+
+
+def _set_cookie(response: HttpResponse, header: str) -> None:
+    # The bound cookie, as the DBSC reply spells it (one cookie, known attributes).
+    first, *attributes = (part.strip() for part in header.split(";"))
+    name, _, value = first.partition("=")
+    options = {a.partition("=")[0].lower(): a.partition("=")[2] for a in attributes}
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(options["max-age"]),
+        path=options.get("path", "/"),
+        secure="secure" in options,
+        httponly="httponly" in options,
+        samesite=options.get("samesite"),
+    )
+
+
+def offer_dbsc(request: HttpRequest, *, authorization: str | None = None) -> None:
+    """Offer the browser a device binding (call it after ``django.contrib.auth.login``)."""
+    from ..dbsc import offer
+
+    offer(_sessionary_session(request), authorization=authorization)
 
 
 def _unavailable_response() -> HttpResponse:

@@ -197,6 +197,8 @@ class SessionaryInterface(SessionInterface):
         config = self.config_for(app)
         incoming = incoming_from_environ(config, request.environ)
         opened = _lifecycle.open_sync(config, incoming, FlaskSession)
+        if config.dbsc is not None and opened.unavailable is None:
+            opened = _open_dbsc(config, request.environ, opened)
         # On a store failure (on_store_error="fail") init_app's hook answers
         # 503 before the view runs; the blank session is never saved.
         request.environ[OPENED_KEY] = opened
@@ -272,6 +274,35 @@ def _request_storage() -> BaseStorage | None:
     return storage if isinstance(storage, BaseStorage) else None
 
 
+_DBSC_KEY = "sessionary.dbsc_endpoint"
+
+
+def _open_dbsc(
+    config: SessionConfig, environ: dict[str, Any], opened: _lifecycle.Opened
+) -> _lifecycle.Opened:
+    from .._dbsc import edges
+
+    if not edges.involved(config, opened, edges.environ_path(environ)):
+        return opened
+    facts = edges.facts_from_environ(config, environ)
+    opened, steps = edges.before_app(config, opened, facts, environ)
+    if steps is not None:
+        environ[_DBSC_KEY] = (config, steps)  # answered by _answer_dbsc, before any view
+    return opened
+
+
+def _answer_dbsc() -> Response | None:
+    from flask import request
+
+    pending = request.environ.pop(_DBSC_KEY, None)
+    if pending is None:
+        return None
+    from .._dbsc import edges
+
+    reply = edges.reply_sync(*pending)
+    return Response(reply.body, reply.status, reply.headers)
+
+
 def _refuse_if_unavailable() -> None:
     from flask import request
 
@@ -299,6 +330,7 @@ def init_app(
         app.config["SESSION_COOKIE_SAMESITE"] = interface.config.cookie_samesite
     app.session_interface = interface
     app.before_request(_refuse_if_unavailable)
+    app.before_request(_answer_dbsc)
     return interface
 
 

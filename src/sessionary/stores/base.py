@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._clock import Clock, from_timestamp, system_clock
+from .._dbsc.binding import BINDING as DBSC_BINDING
 from .._device import device_name
 from .._keys import hash_key, new_key
 from .._revocation import instrument
@@ -143,6 +144,8 @@ class SessionInfo:
     expires: float
     user_agent: str | None = None
     ip: str | None = None
+    device_bound: bool = False
+    """Whether the session is bound to a device key (DBSC)."""
 
     @property
     def device(self) -> str:
@@ -171,6 +174,7 @@ class SessionInfo:
             expires=record.expires,
             user_agent=record.meta.get("ua"),
             ip=record.meta.get("ip"),
+            device_bound=record.meta.get(DBSC_BINDING) is not None,
         )
 
 
