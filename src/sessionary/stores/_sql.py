@@ -306,10 +306,10 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
+        if exc is None:  # the common case: no import statement on every operation
+            return
         from ..exceptions import SessionKeyExists, StoreError, StoreUnavailable
 
-        if exc is None:
-            return
         if isinstance(exc, TimeoutError):
             raise StoreUnavailable(f"database did not answer in time ({exc})") from exc
         if isinstance(exc, sa.exc.IntegrityError) and self.creating and _is_duplicate_key(exc):
