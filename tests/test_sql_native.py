@@ -64,6 +64,16 @@ async def test_sqlite_and_psycopg_take_the_native_path_both_ways(store: Database
     again = store._sync.apply(record.key_hash, change, record)
     assert again is not None
     assert again.version == 3
+    assert again.user_id == "u1"  # the update that leaves user_id out of SET kept it
+    login = Change(
+        set={}, delete=frozenset(), last_seen=2.0, expires=9e9, set_user=True, user_id="u2"
+    )
+    moved = await store._async.apply(record.key_hash, login, again)
+    assert moved is not None
+    assert store._sync.load(record.key_hash) == moved
+    assert moved.user_id == "u2"
+    assert [info.session_id for info in store._sync.sessions_for("u2")] == [record.key_hash]
+    assert store._sync.sessions_for("u1") == []
 
 
 async def test_a_taken_key_is_refused_on_the_native_insert(store: DatabaseStore) -> None:

@@ -199,7 +199,10 @@ class AsyncDatabaseBackend:
                 params = row_values(updated)
                 del params["created"]
                 params.update(h=key_hash, v=base.version)
-                _, count = await self._one(s.update, params, "update")
+                hot = "update" if change.set_user else "update_data"
+                if not change.set_user:
+                    del params["user_id"]
+                _, count = await self._one(getattr(s, hot), params, hot)
                 if count == 1:
                     return updated
                 base = None

@@ -196,7 +196,10 @@ class SyncDatabaseBackend:
                 params = row_values(updated)
                 del params["created"]
                 params.update(h=key_hash, v=base.version)
-                _, count = self._one(s.update, params, "update")
+                hot = "update" if change.set_user else "update_data"
+                if not change.set_user:
+                    del params["user_id"]
+                _, count = self._one(getattr(s, hot), params, hot)
                 if count == 1:
                     return updated
                 base = None
