@@ -35,6 +35,7 @@ RULES = [
     (r"\bcreate_async_engine\b", "create_engine"),
     (r"\bAsync(Engine|Connection|Iterator)\b", r"\1"),
     (r"\.sync_engine\b", ""),
+    (r"\bawait (\w+)\.get_raw_connection\(\)", r"\1.connection"),
     (r"\bawait (\w+)\.run_sync\(([\w.]+)\)", r"\2(\1)"),
     # Ours: Async<Name> has a Sync<Name> twin, ``self._async`` (a backend) ``self._sync``.
     (r"\bAsync(?=[A-Z])", "Sync"),

@@ -380,11 +380,14 @@ def test_splitting_gives_up_past_64_cookies_instead_of_looping() -> None:
 async def test_a_session_the_store_refuses_at_save_keeps_the_previous_one_not_a_500(
     kind: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # One-character names outside the BMP count 1 byte each but seal as 12:
-    # past what max_data_bytes foresees, so only the save can refuse them.
+    # Two-character names outside the BMP count 2 bytes each but seal as 24,
+    # and random ones do not compress: past what max_data_bytes foresees, so
+    # only the save can refuse them.
     browser = Browser(kind, store_config(clock, "cookie://?max_cookies=1"))
     await browser.post("/set", kept="yes")
-    names = {chr(0x10000 + index * 37): 0 for index in range(1000)}
+    rng = random.Random(1)
+    astral = range(0x10000, 0x10FFFF)
+    names = {"".join(map(chr, rng.sample(astral, 2))): 0 for _ in range(660)}
     response = await browser.post("/set", **names)
     assert response.status_code == 200
     assert "set-cookie" not in response.headers

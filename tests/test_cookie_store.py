@@ -163,3 +163,97 @@ def test_cookie_store_needs_a_secret() -> None:
 
     with pytest.raises(ConfigurationError, match="secret_key"):
         SessionConfig(store="cookie://")
+
+
+def _nested_cookie(mode: str, data: dict[str, str], now: float, *, compress: bool) -> str:
+    """A cookie in the format before the flat one: the record as one JSON array,
+    its data values (JSON text) escaped again inside it; tag ``j``, or ``z`` zlib."""
+    import json
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from sessionary.signing import Signer, derive_key
+
+    record = ["sid-from-before", data, {}, now - 60, now - 60, now + 600, None, 7]
+    body = json.dumps(record, separators=(",", ":")).encode()
+    body = b"z" + zlib.compress(body) if compress else b"j" + body
+    purpose = f"cookie-store:{mode}:sessionid"
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    if mode == "signed":
+        return Signer((SECRET,), salt=purpose, sep=".", legacy_keys=()).sign(f"s2.{b64(body)}")
+    nonce = os.urandom(12)
+    sealed = AESGCM(derive_key(SECRET, purpose)).encrypt(
+        nonce, body, f"sessionary {purpose}".encode()
+    )
+    return f"2.{b64(nonce + sealed)}"
+
+
+def _body(mode: str, value: str) -> bytes:
+    """The sealed body of a cookie this test suite's secret sealed."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from sessionary.signing import derive_key
+
+    purpose = f"cookie-store:{mode}:sessionid"
+    if mode == "signed":
+        payload = value.split(".")[1]
+        return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    blob = base64.urlsafe_b64decode(value[2:] + "=" * (-len(value[2:]) % 4))
+    aad = f"sessionary {purpose}".encode()
+    return AESGCM(derive_key(SECRET, purpose)).decrypt(blob[:12], blob[12:], aad)
+
+
+@pytest.mark.parametrize("mode", ["encrypted", "signed"])
+@pytest.mark.parametrize("compress", [False, True])
+async def test_a_cookie_in_the_nested_format_opens_and_is_reissued_flat(
+    get: Get, clock: FakeClock, mode: str, compress: bool
+) -> None:
+    cfg = config(clock, mode)
+    old = _nested_cookie(mode, {"a": '"1"', "n": '"42"'}, clock(), compress=compress)
+    response = await get(cfg, "/get?a=&n=", old)
+    assert response.json() == {"a": "1", "n": "42"}
+    fresh = cookie_of(response)  # migrated on this very response
+    assert _body(mode, fresh).startswith(b"f")
+    assert (await get(cfg, "/get?a=&n=", fresh)).json() == {"a": "1", "n": "42"}
+
+
+@pytest.mark.parametrize("mode", ["encrypted", "signed"])
+def test_the_flat_body_holds_each_value_once_unescaped(clock: FakeClock, mode: str) -> None:
+    store = config(clock, mode).store
+    s = Session(SessionConfig(store=store, secret_key=SECRET))
+    s["quote"] = 'say "hi"'
+    s["odd\ud800name"] = "lone \udc00 surrogate"
+    s.save_sync()
+    assert s.carried is not None
+    body = _body(mode, s.carried)
+    values = body[1:].partition(b"\n")[2]
+    assert body[:1] == b"f"
+    assert b'"say \\"hi\\""' in values  # the value's own JSON text, not escaped again
+    assert b"\\\\" not in body
+    opened = store.load_sync(s.carried)
+    assert opened is not None
+    assert opened.data == {"quote": '"say \\"hi\\""', "odd\ud800name": '"lone \\udc00 surrogate"'}
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b'["s",{},1,1,9e9,null,1,["a"],[3]]\n"x"+', b'["s",{},1,1,9e9,null,1,["a"],[9]]\n"x"'],
+)
+def test_a_flat_body_whose_sizes_do_not_add_up_does_not_open(clock: FakeClock, tail: bytes) -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from sessionary.signing import derive_key
+
+    purpose = "cookie-store:encrypted:sessionid"
+    nonce = os.urandom(12)
+    sealed = AESGCM(derive_key(SECRET, purpose)).encrypt(
+        nonce, b"f" + tail, f"sessionary {purpose}".encode()
+    )
+    value = "2." + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+    store = config(clock).store
+    assert isinstance(store, CookieStore)
+    assert store.for_config(SessionConfig(store=store, secret_key=SECRET)).decode(value) is None

@@ -69,3 +69,45 @@ async def test_memcached_pool_spreads_keys_and_drivers_agree() -> None:
     assert all(count > 0 for count in held.values())
     await store.aclose()
     store.close()
+
+
+def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> None:
+    """The apply script: one HGET is the existence check and the version read,
+    the new version rides on the first HSET (whose chunk is two values shorter
+    than the rest), and a stale base gets the whole merged hash back."""
+    import time
+
+    from sessionary.stores.base import Change, SessionRecord
+
+    require_server("127.0.0.1", 6379, "Redis")
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(f"redis://127.0.0.1:6379/0?prefix={prefix}")
+    backend = store._sync
+    now = time.time()
+    base = SessionRecord("h" * 64, {"a": '"1"'}, now, now, now + 600, version=3)
+    backend.save(base, must_create=True)
+    # 1200 fields: 2400 values, across the first HSET's 998 and the next chunks.
+    many = {f"k{i}": str(i) for i in range(1200)}
+    change = Change(set=many, delete=frozenset(), last_seen=now + 1, expires=now + 900)
+    first = backend.apply(base.key_hash, change, base)
+    assert first is not None
+    assert first.version == 4
+    loaded = backend.load(base.key_hash)
+    assert loaded is not None
+    assert loaded.version == 4
+    assert loaded.data == {"a": '"1"', **many}
+    assert loaded.expires == now + 900
+    # A stale base (version 3, the store holds 4): the reply is the merged record.
+    stale = Change(set={"b": '"2"'}, delete=frozenset({"a"}), last_seen=now + 2, expires=now + 900)
+    second = backend.apply(base.key_hash, stale, base)
+    assert second is not None
+    assert second.version == 5
+    assert second.data == {"b": '"2"', **many}
+    assert backend.load(base.key_hash) == second
+    ttl = backend.client().pttl(f"{prefix}{base.key_hash}")
+    assert 800_000 < ttl <= 900_000
+    # Gone is gone: the script refuses to write a deleted record back.
+    backend.delete(base.key_hash)
+    assert backend.apply(base.key_hash, stale, second) is None
+    assert backend.client().exists(f"{prefix}{base.key_hash}") == 0
+    store.close()

@@ -125,7 +125,7 @@ def test_the_cookie_name_is_authenticated_as_associated_data(clock: FakeClock) -
     blob = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
     key = derive_key(SECRET, "cookie-store:encrypted:sessionid")
     aad = b"sessionary cookie-store:encrypted:sessionid"
-    assert AESGCM(key).decrypt(blob[:12], blob[12:], aad)[:1] in (b"j", b"z")
+    assert AESGCM(key).decrypt(blob[:12], blob[12:], aad)[:1] in (b"f", b"g")
     for wrong in (None, b"sessionary cookie-store:encrypted:other"):
         with pytest.raises(InvalidTag):
             AESGCM(key).decrypt(blob[:12], blob[12:], wrong)

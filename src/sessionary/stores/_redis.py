@@ -42,12 +42,16 @@ return 1
 """
 
 # KEYS[1] the record; ARGV: TTL ms, clear flag, base version, #deletes, deletes...,
-# then field/value pairs. Returns false when the record is gone (never
-# resurrected); {version} when the caller's base was current (it can apply the
-# change locally); else the whole new hash, flattened.
+# then field/value pairs (never empty: "_s" and "_e" are always set). Returns
+# false when the record is gone (never resurrected); {version} when the
+# caller's base was current (it can apply the change locally); else the whole
+# new hash, flattened. Every record has "_v", so one HGET is both the
+# existence check and the version read, and the new version rides on the
+# first HSET: three commands for a plain change (HGET, HSET, PEXPIRE).
 APPLY = """
-if redis.call("EXISTS", KEYS[1]) == 0 then return false end
-local before = tonumber(redis.call("HGET", KEYS[1], "_v"))
+local before = redis.call("HGET", KEYS[1], "_v")
+if not before and redis.call("EXISTS", KEYS[1]) == 0 then return false end
+local version = (tonumber(before) or 0) + 1
 if ARGV[2] == "1" then
   for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
     if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
@@ -59,12 +63,12 @@ for j = i, i + n - 1, 1000 do
   redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
 end
 i = i + n
-for j = i, #ARGV, 1000 do
+redis.call("HSET", KEYS[1], "_v", version, unpack(ARGV, i, math.min(i + 997, #ARGV)))
+for j = i + 998, #ARGV, 1000 do
   redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
 end
 redis.call("PEXPIRE", KEYS[1], ARGV[1])
-local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
-if before == tonumber(ARGV[3]) then return {version} end
+if before and tonumber(before) == tonumber(ARGV[3]) then return {version} end
 return redis.call("HGETALL", KEYS[1])
 """
 

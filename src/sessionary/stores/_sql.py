@@ -6,9 +6,10 @@ here, so a query exists exactly once.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -154,6 +155,19 @@ class Statements:
                 version=sa.bindparam("version"),
             )
         )
+        # The same update for a request that did not log in or out: the row's
+        # user_id already holds the base's (the version check proves it), and
+        # leaving it out of SET spares its index an update on every save.
+        self.update_data = (
+            sa.update(table)
+            .where(c.key_hash == sa.bindparam("h"), c.version == sa.bindparam("v"))
+            .values(
+                payload=sa.bindparam("payload"),
+                last_seen=sa.bindparam("last_seen"),
+                expires=sa.bindparam("expires"),
+                version=sa.bindparam("version"),
+            )
+        )
         self.delete = sa.delete(table).where(c.key_hash == sa.bindparam("h"))
         self.exists = sa.select(c.key_hash).where(
             c.key_hash == sa.bindparam("h"), c.expires > sa.bindparam("now")
@@ -186,6 +200,68 @@ class Statements:
             return False
         self.table.metadata.create_all(conn)
         return True
+
+
+# The hot statements run on the driver's own connection, as SQL compiled once
+# per dialect, where the driver's connection has ``execute(sql, params)``
+# returning a cursor (sqlite3, aiosqlite, psycopg 3, sync or async alike):
+# SQLAlchemy's per-statement machinery (cache lookup, execution context,
+# result wrapping) was most of a cycle's Python time. Other drivers (PyMySQL,
+# aiomysql, asyncpg, psycopg2) keep the SQLAlchemy path; so do the rare
+# statements everywhere. The error module gives the driver's base error.
+_NATIVE = {"pysqlite": "sqlite3", "aiosqlite": "sqlite3", "psycopg": "psycopg"}
+
+
+class Hot:
+    """One statement compiled for one dialect: its SQL and how to lay out its parameters."""
+
+    __slots__ = ("order", "rows", "sql")
+
+    def __init__(self, statement: Any, dialect: sa.Dialect, *, rows: bool) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        # qmark/numeric drivers take a tuple in the order the SQL names them.
+        self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.rows = rows
+
+    def args(self, params: dict[str, Any]) -> Any:
+        return params if self.order is None else tuple(params[name] for name in self.order)
+
+
+class Native:
+    """The hot statements (load, the versioned updates, insert) for one engine's driver."""
+
+    def __init__(self, statements: Statements, dialect: sa.Dialect, error: type[Exception]) -> None:
+        self.load = Hot(statements.load, dialect, rows=True)
+        self.update = Hot(statements.update, dialect, rows=False)
+        self.update_data = Hot(statements.update_data, dialect, rows=False)
+        self.insert = Hot(statements.insert, dialect, rows=False)
+        self.dialect = dialect
+        self.error = error
+
+    def wrap(self, hot: Hot, exc: Exception, dbapi_connection: Any) -> sa.exc.DBAPIError:
+        """The driver's error as SQLAlchemy would have raised it: same class, no parameters."""
+        invalidated = bool(self.dialect.is_disconnect(cast(Any, exc), dbapi_connection, None))
+        # ``exc`` is an instance of ``self.error``, so this is a DBAPIError subclass.
+        wrapped = sa.exc.DBAPIError.instance(
+            hot.sql,
+            None,
+            exc,
+            self.error,
+            hide_parameters=True,
+            connection_invalidated=invalidated,
+            dialect=self.dialect,
+        )
+        return cast(sa.exc.DBAPIError, wrapped)
+
+
+def native_statements(statements: Statements, engine: sa.Engine) -> Native | None:
+    """The compiled hot statements for ``engine``'s driver, or None where it has no fast path."""
+    module = _NATIVE.get(engine.dialect.driver)
+    if module is None:
+        return None
+    error: type[Exception] = importlib.import_module(module).Error
+    return Native(statements, engine.dialect, error)
 
 
 def encode_payload(record: SessionRecord) -> str:
@@ -244,10 +320,10 @@ class translate_errors:  # noqa: N801 - used as a statement, like contextlib's h
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
+        if exc is None:  # the common case: no import statement on every operation
+            return
         from ..exceptions import SessionKeyExists, StoreDataError, StoreError, StoreUnavailable
 
-        if exc is None:
-            return
         if isinstance(exc, TimeoutError):
             raise StoreUnavailable(f"database did not answer in time ({exc})") from exc
         if isinstance(exc, sa.exc.IntegrityError) and self.creating and _is_duplicate_key(exc):

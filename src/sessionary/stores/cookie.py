@@ -33,7 +33,7 @@ import os
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
@@ -98,6 +98,50 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _flat_body(key: str, record: SessionRecord) -> bytes:
+    """The record as one line of JSON for its own fields, then the data values as they are.
+
+    Values are already JSON text: laid end to end after the line (their names
+    and lengths in it), they are written once, where an outer JSON document
+    escaped each again (doubling every quote) and parsed it twice.
+    """
+    data = record.data
+    head = [
+        key,
+        record.meta,
+        record.created,
+        record.last_seen,
+        record.expires,
+        record.user_id,
+        record.version,
+        list(data),
+        [len(value) for value in data.values()],
+    ]
+    # Escaped ASCII: the line never holds a newline, and any name encodes;
+    # surrogatepass: a lone surrogate in a value (no UTF-8 exists for it) seals too.
+    line = json.dumps(head, separators=(",", ":"), ensure_ascii=True)
+    return f"{line}\n{''.join(data.values())}".encode("utf-8", "surrogatepass")
+
+
+def _open_flat(raw: bytes) -> list[Any]:
+    """The fields ``_flat_body`` wrote, in the nested format's order; ValueError if malformed."""
+    line, _, rest = raw.partition(b"\n")
+    sid, meta, created, last_seen, expires, user_id, version, names, sizes = json.loads(
+        line.decode("ascii")
+    )
+    values = rest.decode("utf-8", "surrogatepass")
+    if len(names) != len(sizes) or sum(sizes) != len(values):
+        raise ValueError("not a flat session record")
+    data = {}
+    at = 0
+    for name, size in zip(names, sizes, strict=True):
+        if not isinstance(name, str) or not isinstance(size, int) or size < 0:
+            raise ValueError("not a flat session record")
+        data[name] = values[at : at + size]
+        at += size
+    return [sid, data, meta, created, last_seen, expires, user_id, version]
+
+
 @dataclass(slots=True)
 class SealedRecord(SessionRecord):
     """A record opened from a cookie: the session key travels inside it."""
@@ -151,6 +195,7 @@ class CookieStore(InlineAsync):
         purpose = f"cookie-store:{mode}:{cookie_name}"
         self._aad = f"sessionary {purpose}".encode()
         self._keys = [derive_key(s, purpose) for s in self._secrets]
+        self._ciphers = [AESGCM(k) for k in self._keys]  # stateless: one per key, made once
         self._signer = (
             Signer(self._secrets, salt=purpose, sep=".", legacy_keys=())
             if self._secrets and mode == "signed"
@@ -241,30 +286,16 @@ class CookieStore(InlineAsync):
         """
         if not self._keys:
             raise ConfigurationError("secret_key", "CookieStore needs a secret_key")
-        body = json.dumps(
-            [
-                key,
-                record.data,
-                record.meta,
-                record.created,
-                record.last_seen,
-                record.expires,
-                record.user_id,
-                record.version,
-            ],
-            separators=(",", ":"),
-            # Escaped ASCII: any str (a lone surrogate in a name) encodes, so it seals.
-            ensure_ascii=True,
-        ).encode("utf-8")
+        body = _flat_body(key, record)
         # A one-byte tag says whether zlib was worth it.
         if len(body) > _COMPRESS_OVER:
             packed = zlib.compress(body, 6)
-            body = b"z" + packed if len(packed) < len(body) else b"j" + body
+            body = b"g" + packed if len(packed) < len(body) else b"f" + body
         else:
-            body = b"j" + body
+            body = b"f" + body
         if self._signer is None:
             nonce = os.urandom(_NONCE)
-            sealed = AESGCM(self._keys[0]).encrypt(nonce, body, self._aad)
+            sealed = self._ciphers[0].encrypt(nonce, body, self._aad)
             value = f"{_ENCRYPTED}.{_b64(nonce + sealed)}"
         else:
             value = self._signer.sign(f"{_SIGNED}.{_b64(body)}")
@@ -277,12 +308,12 @@ class CookieStore(InlineAsync):
         version, _, rest = value.partition(".")
         try:
             if version == _ENCRYPTED and self._signer is None:
-                return self._decrypt(self._keys, rest, self._aad)
+                return self._decrypt(self._ciphers, rest, self._aad)
             if version == _SIGNED and self._signer is not None:
                 signed, index = self._signer.verify(value)
                 return _unb64(signed.partition(".")[2]), index > 0
             if version == _LEGACY_ENCRYPTED and self._signer is None and self._legacy_keys:
-                opened = self._decrypt(self._legacy_keys, rest, None)
+                opened = self._decrypt([AESGCM(k) for k in self._legacy_keys], rest, None)
                 return None if opened is None else (opened[0], True)
             if version == _LEGACY_SIGNED and self._signer is not None and self._legacy_keys:
                 payload, _, mac = rest.partition(".")
@@ -296,15 +327,15 @@ class CookieStore(InlineAsync):
 
     @staticmethod
     def _decrypt(
-        keys: Sequence[bytes], sealed: str, aad: bytes | None
+        ciphers: Sequence[AESGCM], sealed: str, aad: bytes | None
     ) -> tuple[bytes, bool] | None:
         blob = _unb64(sealed)
         nonce, ciphertext = blob[:_NONCE], blob[_NONCE:]
         opened: tuple[bytes, bool] | None = None
         # Every key is tried, so the time taken does not tell which one opened it.
-        for index, key in enumerate(keys):
+        for index, cipher in enumerate(ciphers):
             try:
-                body = AESGCM(key).decrypt(nonce, ciphertext, aad)
+                body = cipher.decrypt(nonce, ciphertext, aad)
             except InvalidTag:
                 continue
             if opened is None:
@@ -317,9 +348,16 @@ class CookieStore(InlineAsync):
         if opened is None:
             return None
         body, stale_key = opened
+        tag = body[:1]
         try:
-            raw = zlib.decompress(body[1:]) if body[:1] == b"z" else body[1:]
-            sid, data, meta, created, last_seen, expires, user_id, version = json.loads(raw)
+            raw = zlib.decompress(body[1:]) if tag in (b"g", b"z") else body[1:]
+            if tag in (b"f", b"g"):
+                fields = _open_flat(raw)
+            elif tag in (b"j", b"z"):  # the nested format before the flat one: still opens
+                fields = json.loads(raw)
+            else:
+                return None
+            sid, data, meta, created, last_seen, expires, user_id, version = fields
         except (ValueError, TypeError, zlib.error):
             return None
         if not isinstance(sid, str) or not isinstance(data, dict) or not isinstance(meta, dict):
@@ -334,7 +372,7 @@ class CookieStore(InlineAsync):
             version=int(version),
             meta=meta,
             sid=sid,
-            stale=stale_key,
+            stale=stale_key or tag in (b"j", b"z"),
         )
         if not record.is_live(self.clock()):
             return None

@@ -8,16 +8,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine.url import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..._clock import Clock
 from ...exceptions import StoreError
 from .._deadline import AsyncDeadline
 from .._loops import AsyncPerLoop
 from .._sql import (
+    Hot,
+    Native,
     Statements,
     configure_sqlite,
     missing_driver,
+    native_statements,
     record_from_row,
     row_values,
     translate_errors,
@@ -40,10 +43,11 @@ MAX_ATTEMPTS = 10
 class Engines:
     """The engines of one event loop: transactions (and their writer view), and autocommit."""
 
-    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine, native: Native | None) -> None:
         self.engine = engine
         self.writer = engine.execution_options(sessionary_write=True)
         self.autocommit = autocommit
+        self.native = native
 
 
 class AsyncDatabaseBackend:
@@ -76,7 +80,8 @@ class AsyncDatabaseBackend:
         autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         self.deadline.attach(engine.sync_engine)
         self.deadline.attach(autocommit.sync_engine)
-        return Engines(engine, autocommit)
+        native = native_statements(self.statements, autocommit.sync_engine)
+        return Engines(engine, autocommit, native)
 
     async def _dispose(self, engines: Engines) -> None:
         await engines.engine.dispose()
@@ -105,16 +110,24 @@ class AsyncDatabaseBackend:
             async with self.deadline.bound():
                 yield
 
-    async def _one(self, statement: Any, params: dict[str, Any]) -> tuple[Any, int]:
+    async def _one(
+        self, statement: Any, params: dict[str, Any], hot: str | None = None
+    ) -> tuple[Any, int]:
         """Run one statement outside a transaction: one round trip, no BEGIN or COMMIT.
 
         Returns the first row (if the statement returns rows) and the row
-        count. A pooled connection found dead (the server restarted) is
+        count. ``hot`` names the compiled twin (``load``, ``update``,
+        ``insert``) run on the driver's own connection where the driver has a
+        fast path. A pooled connection found dead (the server restarted) is
         replaced once, so no request pays a liveness ping for that case.
         """
+        engines = self._engines.get()
+        native = engines.native if hot is not None else None
         for attempt in range(2):
             try:
-                async with self.autocommit_engine().connect() as conn:
+                async with engines.autocommit.connect() as conn:
+                    if native is not None:
+                        return await self._native(conn, native, getattr(native, str(hot)), params)
                     result = await conn.execute(statement, params)
                     row = result.first() if result.returns_rows else None
                     return row, result.rowcount
@@ -123,16 +136,48 @@ class AsyncDatabaseBackend:
                     raise
         raise AssertionError("unreachable")
 
+    @staticmethod
+    async def _native(
+        conn: AsyncConnection, native: Native, hot: Hot, params: dict[str, Any]
+    ) -> tuple[Any, int]:
+        """One compiled statement on the pooled connection's driver connection.
+
+        The connection was checked out through the pool (its deadline watch
+        and liveness handling stay as they are); only SQLAlchemy's execution
+        is skipped. The driver's errors are raised as SQLAlchemy's, without
+        parameters, and a connection left in an unknown state (a dead server,
+        a statement cut short) is invalidated rather than pooled again.
+        """
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            cursor = await driver.execute(hot.sql, hot.args(params))
+            try:
+                row = await cursor.fetchone() if hot.rows else None
+                return row, cursor.rowcount
+            finally:
+                await cursor.close()
+        except native.error as exc:
+            error = native.wrap(hot, exc, raw.dbapi_connection)
+            if error.connection_invalidated:
+                await conn.invalidate(exc)
+            raise error from None
+        except BaseException:
+            await conn.invalidate()
+            raise
+
     async def load(self, key_hash: str) -> SessionRecord | None:
         async with self._guard():
-            row, _ = await self._one(self.statements.load, {"h": key_hash, "now": self.clock()})
+            params = {"h": key_hash, "now": self.clock()}
+            row, _ = await self._one(self.statements.load, params, "load")
         return None if row is None else record_from_row(key_hash, row)
 
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
         async with self._guard(creating=True):
             if must_create:  # a new session: one INSERT is atomic on its own
-                await self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
+                params = {"key_hash": record.key_hash, **values}
+                await self._one(self.statements.insert, params, "insert")
                 return
             async with self.writer().begin() as conn:
                 result = await conn.execute(
@@ -153,7 +198,11 @@ class AsyncDatabaseBackend:
                 updated = apply_change(base, change)
                 params = row_values(updated)
                 del params["created"]
-                _, count = await self._one(s.update, {"h": key_hash, "v": base.version, **params})
+                params.update(h=key_hash, v=base.version)
+                hot = "update" if change.set_user else "update_data"
+                if not change.set_user:
+                    del params["user_id"]
+                _, count = await self._one(getattr(s, hot), params, hot)
                 if count == 1:
                     return updated
                 base = None

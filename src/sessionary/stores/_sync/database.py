@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL
 
 from ..._clock import Clock
@@ -15,9 +15,12 @@ from ...exceptions import StoreError
 from .._deadline import SyncDeadline
 from .._loops import SyncPerLoop
 from .._sql import (
+    Hot,
+    Native,
     Statements,
     configure_sqlite,
     missing_driver,
+    native_statements,
     record_from_row,
     row_values,
     translate_errors,
@@ -40,10 +43,11 @@ MAX_ATTEMPTS = 10
 class Engines:
     """The engines of one event loop: transactions (and their writer view), and autocommit."""
 
-    def __init__(self, engine: Engine, autocommit: Engine) -> None:
+    def __init__(self, engine: Engine, autocommit: Engine, native: Native | None) -> None:
         self.engine = engine
         self.writer = engine.execution_options(sessionary_write=True)
         self.autocommit = autocommit
+        self.native = native
 
 
 class SyncDatabaseBackend:
@@ -76,7 +80,8 @@ class SyncDatabaseBackend:
         autocommit = self._create(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         self.deadline.attach(engine)
         self.deadline.attach(autocommit)
-        return Engines(engine, autocommit)
+        native = native_statements(self.statements, autocommit)
+        return Engines(engine, autocommit, native)
 
     def _dispose(self, engines: Engines) -> None:
         engines.engine.dispose()
@@ -104,16 +109,24 @@ class SyncDatabaseBackend:
         with translate_errors(self.url, creating=creating), self.deadline.bound():
             yield
 
-    def _one(self, statement: Any, params: dict[str, Any]) -> tuple[Any, int]:
+    def _one(
+        self, statement: Any, params: dict[str, Any], hot: str | None = None
+    ) -> tuple[Any, int]:
         """Run one statement outside a transaction: one round trip, no BEGIN or COMMIT.
 
         Returns the first row (if the statement returns rows) and the row
-        count. A pooled connection found dead (the server restarted) is
+        count. ``hot`` names the compiled twin (``load``, ``update``,
+        ``insert``) run on the driver's own connection where the driver has a
+        fast path. A pooled connection found dead (the server restarted) is
         replaced once, so no request pays a liveness ping for that case.
         """
+        engines = self._engines.get()
+        native = engines.native if hot is not None else None
         for attempt in range(2):
             try:
-                with self.autocommit_engine().connect() as conn:
+                with engines.autocommit.connect() as conn:
+                    if native is not None:
+                        return self._native(conn, native, getattr(native, str(hot)), params)
                     result = conn.execute(statement, params)
                     row = result.first() if result.returns_rows else None
                     return row, result.rowcount
@@ -122,16 +135,48 @@ class SyncDatabaseBackend:
                     raise
         raise AssertionError("unreachable")
 
+    @staticmethod
+    def _native(
+        conn: Connection, native: Native, hot: Hot, params: dict[str, Any]
+    ) -> tuple[Any, int]:
+        """One compiled statement on the pooled connection's driver connection.
+
+        The connection was checked out through the pool (its deadline watch
+        and liveness handling stay as they are); only SQLAlchemy's execution
+        is skipped. The driver's errors are raised as SQLAlchemy's, without
+        parameters, and a connection left in an unknown state (a dead server,
+        a statement cut short) is invalidated rather than pooled again.
+        """
+        raw = conn.connection
+        driver: Any = raw.driver_connection
+        try:
+            cursor = driver.execute(hot.sql, hot.args(params))
+            try:
+                row = cursor.fetchone() if hot.rows else None
+                return row, cursor.rowcount
+            finally:
+                cursor.close()
+        except native.error as exc:
+            error = native.wrap(hot, exc, raw.dbapi_connection)
+            if error.connection_invalidated:
+                conn.invalidate(exc)
+            raise error from None
+        except BaseException:
+            conn.invalidate()
+            raise
+
     def load(self, key_hash: str) -> SessionRecord | None:
         with self._guard():
-            row, _ = self._one(self.statements.load, {"h": key_hash, "now": self.clock()})
+            params = {"h": key_hash, "now": self.clock()}
+            row, _ = self._one(self.statements.load, params, "load")
         return None if row is None else record_from_row(key_hash, row)
 
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         values = row_values(record)
         with self._guard(creating=True):
             if must_create:  # a new session: one INSERT is atomic on its own
-                self._one(self.statements.insert, {"key_hash": record.key_hash, **values})
+                params = {"key_hash": record.key_hash, **values}
+                self._one(self.statements.insert, params, "insert")
                 return
             with self.writer().begin() as conn:
                 result = conn.execute(self.statements.replace, {"h": record.key_hash, **values})
@@ -150,7 +195,11 @@ class SyncDatabaseBackend:
                 updated = apply_change(base, change)
                 params = row_values(updated)
                 del params["created"]
-                _, count = self._one(s.update, {"h": key_hash, "v": base.version, **params})
+                params.update(h=key_hash, v=base.version)
+                hot = "update" if change.set_user else "update_data"
+                if not change.set_user:
+                    del params["user_id"]
+                _, count = self._one(getattr(s, hot), params, hot)
                 if count == 1:
                     return updated
                 base = None
