@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from anyio.from_thread import start_blocking_portal
 
-from sessionary.stores._loops import AsyncPerLoop
+from sessionary.stores._loops import AsyncPerLoop, SyncPerLoop
 
 
 class Resources:
@@ -78,3 +80,21 @@ def test_beyond_the_limit_the_oldest_live_loop_closes_its_resource_on_its_loop()
         assert resources.closed_event.wait(5)
         assert resources.closed[0] == (0, resources.made[0])
         assert first.call(use) == 3  # the first loop, back: a fresh resource
+
+
+def test_threads_racing_the_first_sync_use_share_one_resource() -> None:
+    made: list[object] = []
+    closed: list[object] = []
+
+    def create() -> object:
+        time.sleep(0.01)  # widen the window the threads race in
+        made.append(object())
+        return made[-1]
+
+    holder = SyncPerLoop(create, closed.append)
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda _: holder.get(), range(16)))
+    assert len(made) == 1
+    assert all(resource is made[0] for resource in got)
+    holder.close()
+    assert closed == made

@@ -122,11 +122,18 @@ class SyncPerLoop(Generic[T]):
         self._create = create
         self._close = close
         self._resource: T | None = None
+        self._creating = threading.Lock()
 
     def get(self) -> T:
-        if self._resource is None:
-            self._resource = self._create()
-        return self._resource
+        resource = self._resource
+        if resource is None:
+            # Threads racing the first use would each make one (an engine, a
+            # pool) and leak all but the last: one makes it, the others wait.
+            with self._creating:
+                resource = self._resource
+                if resource is None:
+                    resource = self._resource = self._create()
+        return resource
 
     def close(self) -> None:
         resource, self._resource = self._resource, None
