@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sessionary._claims import claim, claim_key, read_claim, seal, unseal
+from sessionary._claims import claim, claim_key, read_claim, release, seal, unseal
 from sessionary._keys import is_valid_key, new_key
 from sessionary._ops import run_async, run_sync
 from sessionary.events import SessionEvent
@@ -100,3 +100,13 @@ async def test_claims_report_no_session_events(store: Store, clock: FakeClock) -
     assert await run_async(store, steps, [seen.append])
     assert await run_async(store, read_claim(secret, "quiet"), [seen.append]) == "x"
     assert seen == []
+
+
+async def test_a_released_claim_can_be_won_again(store: Store, clock: FakeClock) -> None:
+    _server_side(store)
+    secret = new_key()
+    assert await run_async(store, claim(secret, "retry", now=clock(), ttl=60, value="first"))
+    await run_async(store, release(secret, "retry"))
+    assert await run_async(store, read_claim(secret, "retry")) is None
+    assert run_sync(store, claim(secret, "retry", now=clock(), ttl=60, value="second"))
+    assert await run_async(store, read_claim(secret, "retry")) == "second"

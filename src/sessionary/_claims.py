@@ -25,11 +25,11 @@ import hmac
 import json
 
 from ._keys import KEY_LENGTH, hash_key
-from ._ops import Create, Load, Steps
-from .exceptions import SessionKeyExists
+from ._ops import Create, Delete, Load, Steps
+from .exceptions import SessionKeyExists, StoreError
 from .stores.base import SessionRecord
 
-__all__ = ["claim", "claim_key", "read_claim", "seal", "unseal"]
+__all__ = ["claim", "claim_key", "read_claim", "release", "seal", "unseal"]
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _TAG = 16
@@ -109,3 +109,14 @@ def read_claim(secret: str, purpose: str) -> Steps[str | None]:
         return None
     value = json.loads(record.data.get("value", '""'))
     return value if isinstance(value, str) else None
+
+
+def release(secret: str, purpose: str) -> Steps[None]:
+    """Steps that give up a won claim whose work failed, so the next attempt can win.
+
+    Best effort: a store that cannot delete it now lets it expire (its ``ttl``).
+    """
+    try:
+        yield Delete(claim_key(secret, purpose), "revoked", report=False)
+    except StoreError:
+        return

@@ -83,10 +83,14 @@ class Apply:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """Delete the record for ``key``; ``why`` is the event reported on success."""
+    """Delete the record for ``key``; ``why`` is the event reported on success.
+
+    ``report=False``: no event (a claim, not a session).
+    """
 
     key: str
     why: EventKind
+    report: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +231,10 @@ _EVENT: dict[type[Op], EventKind] = {Load: "loaded", Create: "created", Apply: "
 def _succeeded(
     hooks: Sequence[EventHook], store: Store, op: Op, result: Any, started: float | None
 ) -> None:
+    if isinstance(op, Load | Create | Delete) and not op.report:
+        return
     if isinstance(op, Delete):
         emit(hooks, op.why, store, op.key, started)
-        return
-    if isinstance(op, Load | Create) and not op.report:
         return
     # A load or apply that finds no live record means the session is gone.
     if result is None and not isinstance(op, Create):

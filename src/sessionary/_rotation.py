@@ -69,8 +69,9 @@ import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._claims import claim, read_claim, seal, unseal
+from ._claims import claim, read_claim, release, seal, unseal
 from ._ops import Applied, Apply, Create, Delete, Load, Steps
+from .exceptions import StoreError
 from .stores.base import Change, SessionRecord, apply_change
 
 if TYPE_CHECKING:
@@ -197,7 +198,14 @@ def rotate(
     if snapshot is None or MARKER in snapshot.meta:
         return None
     record = _successor_record(snapshot, change, client)
-    yield Create(new, record)
+    try:
+        yield Create(new, record)
+    except StoreError:
+        # The successor was refused (a value the store cannot hold, an outage):
+        # give the claim back, or the next rotation would join a successor
+        # that never existed. The old key lives on, unmarked.
+        yield from release(old, _CLAIM)
+        raise
     until = now + grace
     marker = Change(
         set={},
