@@ -147,6 +147,33 @@ def redis_sentinel() -> str:
     return f"redis+sentinel://127.0.0.1:{PORTS['sentinel'][1]}/sessionary/0"
 
 
+def redis_with_replica() -> tuple[int, int]:
+    """Start (once) a Redis master and a replica in sync with it; return both ports."""
+    if "replica" not in PORTS:
+        server = _need("redis-server")
+        master, replica = _free_port(), _free_port()
+        common = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+        _spawn(server, "--port", str(master), *common, "--dir", _tmpdir())
+        _wait(master)
+        _spawn(server, "--port", str(replica), *common, "--dir", _tmpdir(),
+               "--replicaof", "127.0.0.1", str(master))  # fmt: skip
+        _wait(replica)
+        cli = _need("redis-cli")
+        for _ in range(200):
+            info = subprocess.run(
+                [cli, "-p", str(replica), "info", "replication"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if "master_link_status:up" in info.stdout:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the Redis replica did not reach its master")
+        PORTS["replica"] = [master, replica]
+    master, replica = PORTS["replica"]
+    return master, replica
+
+
 def memcached_pair() -> str:
     """Start (once) two memcached servers; return the store URL naming both."""
     if "memcached" not in PORTS:

@@ -170,18 +170,31 @@ def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
         raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
 
 
+def parse_replicas(value: str | int) -> int:
+    """``wait_replicas``, checked: a whole number of replicas, 0 (the default) for none."""
+    try:
+        replicas = int(value)
+    except (TypeError, ValueError):
+        replicas = -1
+    if isinstance(value, bool) or replicas < 0:
+        raise ConfigurationError("store", f"wait_replicas={value!r} is not a whole number >= 0")
+    return replicas
+
+
 def parse_url(url: str) -> dict[str, Any]:
     """Split a store URL into what the client factories need.
 
     ``redis://`` and ``rediss://`` pass through to redis-py;
     ``redis+cluster://h:p[,h:p]`` and ``redis+sentinel://h:p[,h:p]/service[/db]``
     are ours. ``?prefix=`` sets the key prefix, ``?timeout=`` (seconds) the
-    timeout of connecting and of every command.
+    timeout of connecting and of every command, ``?wait_replicas=`` how many
+    replicas must acknowledge each write (``WAIT``; not on a cluster).
     """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     prefix = query.pop("prefix", [DEFAULT_PREFIX])[-1]
     timeout = parse_seconds("timeout", query.pop("timeout", [None])[-1])
+    wait_replicas = parse_replicas(query.pop("wait_replicas", ["0"])[-1])
     scheme = parts.scheme.lower()
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
     path = [p for p in parts.path.split("/") if p]
@@ -198,6 +211,7 @@ def parse_url(url: str) -> dict[str, Any]:
             "url": base + (f"?{rest}" if rest else ""),
             "prefix": prefix,
             "timeout": timeout,
+            "wait_replicas": wait_replicas,
         }
     hosts = []
     for host in parts.netloc.rsplit("@", 1)[-1].split(","):
@@ -216,6 +230,7 @@ def parse_url(url: str) -> dict[str, Any]:
             "password": password,
             "prefix": prefix,
             "timeout": timeout,
+            "wait_replicas": wait_replicas,
         }
     if scheme == "redis+sentinel":
         if not path:
@@ -229,5 +244,6 @@ def parse_url(url: str) -> dict[str, Any]:
             "password": password,
             "prefix": prefix,
             "timeout": timeout,
+            "wait_replicas": wait_replicas,
         }
     raise ConfigurationError("store", f"unknown Redis scheme {scheme!r}")

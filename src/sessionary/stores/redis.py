@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .._clock import Clock
-from ..exceptions import MissingDependency
+from ..exceptions import ConfigurationError, MissingDependency
 from ._composed import ComposedStore
-from ._redis import parse_url, revoked_channel
+from ._redis import parse_replicas, parse_url, revoked_channel
 
 try:
     from ._async.redis import AsyncRedisBackend, translate_errors
@@ -38,6 +38,12 @@ class RedisStore(ComposedStore):
     cut short closes its connection. ``socket_timeout`` and
     ``socket_connect_timeout`` set the two apart; ``client_options`` go to
     redis-py's client constructor.
+
+    ``wait_replicas`` (``?wait_replicas=`` in the URL; 0, the default, for
+    none) has every write wait until that many replicas acknowledged it
+    (Redis ``WAIT``, for half the command timeout), so a failover cannot
+    lose an acknowledged write to asynchronous replication; fewer in time is
+    ``StoreUnavailable``. One more round trip per write. Not on a cluster.
     """
 
     def __init__(
@@ -48,11 +54,18 @@ class RedisStore(ComposedStore):
         socket_timeout: float | None = None,
         socket_connect_timeout: float | None = None,
         client_options: dict[str, Any] | None = None,
+        wait_replicas: int | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
         self.url = url
         target = parse_url(url)
+        if wait_replicas is not None:
+            target["wait_replicas"] = parse_replicas(wait_replicas)
+        if target["wait_replicas"] and target["kind"] == "cluster":
+            raise ConfigurationError(
+                "store", "wait_replicas is not supported on redis+cluster (WAIT is per node)"
+            )
         self.prefix = target["prefix"]
         self.timeout = timeout or target["timeout"] or DEFAULT_TIMEOUT
         options: dict[str, Any] = {

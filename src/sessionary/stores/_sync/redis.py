@@ -84,6 +84,9 @@ class SyncRedisBackend:
         self.prefix: str = target["prefix"]
         self.clock = clock
         self.options = options
+        self.wait_replicas: int = target["wait_replicas"]
+        # WAIT returns before the command's own timeout would cut it off.
+        self.wait_ms = max(1, int((options.get("socket_timeout") or 2.0) * 500))
         self._handles = SyncPerLoop(self._connect, self._disconnect)
 
     def _connect(self) -> Handle:
@@ -140,6 +143,8 @@ class SyncRedisBackend:
                 raise SessionKeyExists("session key already exists")
             if record.user_id is not None:
                 handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
+            if self.wait_replicas:
+                self._replicated(handle.client)
 
     def apply(
         self, key_hash: str, change: Change, base: SessionRecord | None
@@ -155,6 +160,8 @@ class SyncRedisBackend:
                 return None
             if change.set_user and change.user_id is not None:
                 handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
+            if self.wait_replicas:
+                self._replicated(handle.client)
         if len(reply) > 1 or base is None:
             return record_from_hash(key_hash, pairs(reply))
         # Our base was current: the merge is the change applied to it.
@@ -178,6 +185,25 @@ class SyncRedisBackend:
                 # Every process closes the session's live sockets (``_revocation``);
                 # a cluster's are polled instead.
                 client.publish(revoked_channel(self.prefix), key_hash)
+            if self.wait_replicas:
+                self._replicated(client)
+
+    def _replicated(self, client: Any) -> None:
+        """The writes so far reached ``wait_replicas`` replicas, or StoreUnavailable.
+
+        Replication is asynchronous: without this, a write acknowledged just
+        before the master dies can be lost in a failover. ``WAIT`` closes that
+        window for the replicas that acknowledged (one of them is promoted);
+        when fewer answer in time, the write is on the master only and the
+        request answers 503 rather than promise what a failover could undo.
+        """
+        wanted = self.wait_replicas
+        acknowledged = int(client.execute_command("WAIT", wanted, self.wait_ms))
+        if acknowledged < wanted:
+            raise StoreUnavailable(
+                f"redis: {acknowledged} of {wanted} replicas acknowledged the write "
+                f"within {self.wait_ms} ms"
+            )
 
     def exists(self, key_hash: str) -> bool:
         return self.load(key_hash) is not None
