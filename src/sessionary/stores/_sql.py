@@ -144,30 +144,19 @@ class Statements:
                 version=sa.bindparam("version"),
             )
         )
-        self.update = (
-            sa.update(table)
-            .where(c.key_hash == sa.bindparam("h"), c.version == sa.bindparam("v"))
-            .values(
-                payload=sa.bindparam("payload"),
-                last_seen=sa.bindparam("last_seen"),
-                expires=sa.bindparam("expires"),
-                user_id=sa.bindparam("user_id"),
-                version=sa.bindparam("version"),
-            )
+        values: dict[str, Any] = {
+            name: sa.bindparam(name) for name in ("payload", "last_seen", "expires")
+        }
+        versioned = sa.update(table).where(
+            c.key_hash == sa.bindparam("h"), c.version == sa.bindparam("v")
+        )
+        self.update = versioned.values(
+            **values, user_id=sa.bindparam("user_id"), version=sa.bindparam("version")
         )
         # The same update for a request that did not log in or out: the row's
         # user_id already holds the base's (the version check proves it), and
         # leaving it out of SET spares its index an update on every save.
-        self.update_data = (
-            sa.update(table)
-            .where(c.key_hash == sa.bindparam("h"), c.version == sa.bindparam("v"))
-            .values(
-                payload=sa.bindparam("payload"),
-                last_seen=sa.bindparam("last_seen"),
-                expires=sa.bindparam("expires"),
-                version=sa.bindparam("version"),
-            )
-        )
+        self.update_data = versioned.values(**values, version=sa.bindparam("version"))
         self.delete = sa.delete(table).where(c.key_hash == sa.bindparam("h"))
         self.exists = sa.select(c.key_hash).where(
             c.key_hash == sa.bindparam("h"), c.expires > sa.bindparam("now")
