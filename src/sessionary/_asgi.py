@@ -45,6 +45,9 @@ class SessionMiddleware:
         self.store = self.config.store
         self._token_header = self.config.header_name.lower().encode("latin-1")
         self._dbsc = self.config.dbsc is not None
+        # A store that never waits (memory, cookie) is run on its sync API:
+        # no coroutine, no runner frame per request.
+        self._inline = self.store.inline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -59,6 +62,8 @@ class SessionMiddleware:
         if incoming.key is None:
             # Nothing to load: no store runner, no coroutine.
             opened = _lifecycle.open_keyless(config, incoming)
+        elif self._inline:
+            opened = _lifecycle.open_sync(config, incoming, degrade=kind == "http")
         else:
             opened = await _lifecycle.open_async(config, incoming, degrade=kind == "http")
             if opened.unavailable is not None:
@@ -83,6 +88,7 @@ class SessionMiddleware:
             return
 
         started = refused = False
+        inline = self._inline
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started, refused
@@ -94,10 +100,13 @@ class SessionMiddleware:
                     # A request that brought no session and never touched it.
                     await send(message)
                     return
-                try:
-                    outcome = await _lifecycle.commit_async(config, opened, message["status"])
-                except SessionTooLarge as exc:
-                    outcome = _lifecycle.too_large_outcome(config, opened, exc)
+                if inline:
+                    outcome = _lifecycle.commit_sync(config, opened, message["status"])
+                else:
+                    try:
+                        outcome = await _lifecycle.commit_async(config, opened, message["status"])
+                    except SessionTooLarge as exc:
+                        outcome = _lifecycle.too_large_outcome(config, opened, exc)
                 if outcome.unavailable is not None:
                     refused = True
                     await _refuse("http", outcome.unavailable, send)

@@ -145,7 +145,13 @@ async def _migrate_async(store: Store) -> None:
 
 
 async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> T:
-    """Run ``steps`` against the async store API and return what they return."""
+    """Run ``steps`` against the async store API and return what they return.
+
+    An :attr:`~sessionary.stores.base.Store.inline` store never waits: its
+    sync API runs the steps, with no coroutine per operation.
+    """
+    if store.inline:
+        return run_sync(store, steps, hooks)
     if _UNMIGRATED and store in _UNMIGRATED:
         await _migrate_async(store)
     result: Any = None
@@ -157,19 +163,20 @@ async def run_async(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = 
             return stop.value  # type: ignore[no-any-return]
         error = None
         started = time.perf_counter() if hooks else None
+        # Dispatch on the exact type (the operations are final): cheaper than
+        # class patterns, which test and unpack each case in turn.
         try:
-            match op:
-                case Load(key):
-                    result = await store.load(key)
-                case Create(key, record):
-                    await store.save(key, record, must_create=True)
-                    result = store.carry(key, record) if store.client_side else key
-                case Apply(key, change, base, _):
-                    applied = await store.apply(key, change, base)
-                    result = None if applied is None else _applied(store, key, applied)
-                case Delete(key):
-                    await store.delete(key)
-                    result = None
+            if type(op) is Load:
+                result = await store.load(op.key)
+            elif type(op) is Apply:
+                applied = await store.apply(op.key, op.change, op.base)
+                result = None if applied is None else _applied(store, op.key, applied)
+            elif type(op) is Create:
+                await store.save(op.key, op.record, must_create=True)
+                result = store.carry(op.key, op.record) if store.client_side else op.key
+            elif type(op) is Delete:
+                await store.delete(op.key)
+                result = None
         except StoreError as exc:
             error = _failed(hooks, store, op, started, exc)
             continue
@@ -191,18 +198,17 @@ def run_sync(store: Store, steps: Steps[T], hooks: Sequence[EventHook] = ()) -> 
         error = None
         started = time.perf_counter() if hooks else None
         try:
-            match op:
-                case Load(key):
-                    result = store.load_sync(key)
-                case Create(key, record):
-                    store.save_sync(key, record, must_create=True)
-                    result = store.carry(key, record) if store.client_side else key
-                case Apply(key, change, base, _):
-                    applied = store.apply_sync(key, change, base)
-                    result = None if applied is None else _applied(store, key, applied)
-                case Delete(key):
-                    store.delete_sync(key)
-                    result = None
+            if type(op) is Load:
+                result = store.load_sync(op.key)
+            elif type(op) is Apply:
+                applied = store.apply_sync(op.key, op.change, op.base)
+                result = None if applied is None else _applied(store, op.key, applied)
+            elif type(op) is Create:
+                store.save_sync(op.key, op.record, must_create=True)
+                result = store.carry(op.key, op.record) if store.client_side else op.key
+            elif type(op) is Delete:
+                store.delete_sync(op.key)
+                result = None
         except StoreError as exc:
             error = _failed(hooks, store, op, started, exc)
             continue

@@ -195,6 +195,9 @@ class Store:
     """Whether :class:`~sessionary.SessionConfig` must carry a ``secret_key``."""
     client_side: ClassVar[bool] = False
     """Whether the record travels in the cookie itself (no server-side state)."""
+    inline: ClassVar[bool] = False
+    """Whether the sync API never waits (no I/O at all): the async edges and
+    runners then call it directly, with no coroutine per operation."""
     has_revocation_feed: bool = False
     """Whether the store announces ended sessions to every process (:meth:`revocations`).
 
