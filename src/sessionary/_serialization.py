@@ -38,16 +38,19 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-_fast_decode: Callable[[str], Any] | None
+_fast_decode: Callable[[str | bytes], Any] | None
+_fast_encode: Callable[[Any], bytes] | None
 try:
     from msgspec import MsgspecError as _FastError
     from msgspec.json import Decoder as _FastDecoder
+    from msgspec.json import Encoder as _FastEncoder
 except ImportError:  # the speedups extra is not installed: the standard library serves
-    _fast_decode = None
+    _fast_decode = _fast_encode = None
 else:
     _fast_decode = _FastDecoder().decode
+    _fast_encode = _FastEncoder().encode
 
-__all__ = ["decode", "encode"]
+__all__ = ["decode", "decode_plain", "encode", "encode_plain"]
 
 _TAG = "__sessionary__"
 
@@ -112,6 +115,38 @@ def encode(value: Any) -> str:
 def decode_stdlib(text: str | bytes) -> Any:
     """Decode text written by :func:`encode` with the standard library alone."""
     return _stdlib_decode(text if isinstance(text, str) else text.decode("utf-8"))
+
+
+def encode_plain(value: Any) -> bytes:
+    """UTF-8 JSON of the library's own plain fields (strings, numbers, lists and
+    dicts of them), for a reader that decodes it with :func:`decode_plain`.
+
+    Not for session values, whose stored text must not depend on what is
+    installed: here the fast encoder writes when installed (it spells floats
+    its own way, and non-ASCII as UTF-8), the standard library otherwise and
+    for what the fast one refuses (a lone surrogate); both decode to the same value.
+    """
+    if _fast_encode is not None:
+        try:
+            return _fast_encode(value)
+        except UnicodeEncodeError:
+            pass
+    return encode(value).encode("ascii")
+
+
+def decode_plain(text: str | bytes) -> Any:
+    """Decode JSON text (str, or UTF-8 bytes) as plain JSON (no tagged values):
+    the fast decoder when installed, the standard library for what it refuses,
+    the same value either way. Raises ``ValueError`` for text that is not JSON."""
+    if _fast_decode is not None:
+        try:
+            return _fast_decode(text)
+        except _FastError:
+            pass
+    return _plain_decode(text if isinstance(text, str) else text.decode("utf-8"))
+
+
+_plain_decode = json.JSONDecoder().decode
 
 
 def decode(text: str | bytes) -> Any:

@@ -26,7 +26,6 @@ to do, and the per-user index is not available.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import os
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .._clock import Clock
+from .._serialization import decode_plain, encode_plain
 from ..cookies import MAX_COOKIE_BYTES, chunks_capacity
 from ..exceptions import BadSignature, ConfigurationError, MissingDependency, SessionTooLarge
 from ..signing import Signer, derive_key, matching_key
@@ -90,12 +90,20 @@ def _legacy_key(secret: str, purpose: bytes) -> bytes:
     ).derive(secret.encode("utf-8"))
 
 
+# base64url without padding, straight on binascii (the base64 module's
+# urlsafe functions add two Python layers and a second translate).
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Raises ``binascii.Error`` (or ``UnicodeError``) for anything but base64url."""
+    padded = (text + "=" * (-len(text) % 4)).encode("ascii")
+    return binascii.a2b_base64(padded.translate(_FROM_URLSAFE), strict_mode=True)
 
 
 def _flat_body(key: str, record: SessionRecord) -> bytes:
@@ -117,18 +125,16 @@ def _flat_body(key: str, record: SessionRecord) -> bytes:
         list(data),
         [len(value) for value in data.values()],
     ]
-    # Escaped ASCII: the line never holds a newline, and any name encodes;
+    # JSON escapes a newline inside a string: the line never holds one.
     # surrogatepass: a lone surrogate in a value (no UTF-8 exists for it) seals too.
-    line = json.dumps(head, separators=(",", ":"), ensure_ascii=True)
-    return f"{line}\n{''.join(data.values())}".encode("utf-8", "surrogatepass")
+    line = encode_plain(head)
+    return line + b"\n" + "".join(data.values()).encode("utf-8", "surrogatepass")
 
 
 def _open_flat(raw: bytes) -> list[Any]:
     """The fields ``_flat_body`` wrote, in the nested format's order; ValueError if malformed."""
     line, _, rest = raw.partition(b"\n")
-    sid, meta, created, last_seen, expires, user_id, version, names, sizes = json.loads(
-        line.decode("ascii")
-    )
+    sid, meta, created, last_seen, expires, user_id, version, names, sizes = decode_plain(line)
     values = rest.decode("utf-8", "surrogatepass")
     if len(names) != len(sizes) or sum(sizes) != len(values):
         raise ValueError("not a flat session record")
