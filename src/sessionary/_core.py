@@ -229,24 +229,45 @@ def session_cookie(
     attributes); a drop-in keeps it. ``name`` is a chunk's name when a
     sealed session is split over several cookies.
     """
-    parts = [f"{name or config.cookie_name}={value}", f"path={config.cookie_path}"]
+    cookie = f"{name or config.cookie_name}={value}; path={config.cookie_path}"
     if max_age is not None:
-        parts.append(f"Max-Age={max_age}")
+        cookie += f"; Max-Age={max_age}"
     if expires is not None:
-        parts.append(f"expires={expires if isinstance(expires, str) else _http_date(int(expires))}")
-    if config.cookie_domain:
-        parts.append(f"domain={config.cookie_domain}")
-    if config.cookie_secure:
+        cookie += f"; expires={expires if isinstance(expires, str) else _http_date(int(expires))}"
+    return cookie + _attributes(
+        config.cookie_domain,
+        config.cookie_secure,
+        config.cookie_httponly,
+        config.cookie_samesite,
+        config.cookie_partitioned,
+        config.cookie_priority,
+    )
+
+
+@lru_cache(maxsize=64)
+def _attributes(
+    domain: str | None,
+    secure: bool,
+    httponly: bool,
+    samesite: str | None,
+    partitioned: bool,
+    priority: str | None,
+) -> str:
+    """The attributes after ``expires``: the same for every cookie of a config."""
+    parts = [""]
+    if domain:
+        parts.append(f"domain={domain}")
+    if secure:
         parts.append("secure")
-    if config.cookie_httponly:
+    if httponly:
         parts.append("httponly")
-    if config.cookie_samesite:
-        parts.append(f"samesite={config.cookie_samesite}")
-    if config.cookie_partitioned:
+    if samesite:
+        parts.append(f"samesite={samesite}")
+    if partitioned:
         parts.append("partitioned")
-    if config.cookie_priority:
-        parts.append(f"priority={config.cookie_priority}")
-    return "; ".join(parts)
+    if priority:
+        parts.append(f"priority={priority}")
+    return "; ".join(parts) if len(parts) > 1 else ""
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -42,6 +42,7 @@ _dict_clear = dict.clear
 _dict_update = dict.update
 _dict_len = dict.__len__
 _MUTABLE = (dict, list)
+_NOTHING: frozenset[str] = frozenset()
 # Meta entries kept beside user data (never inside it).
 _EXPIRY = "exp"  # int seconds (0: browser close) re-applied on every save
 _EXPIRY_AT = "exp_at"  # a fixed deadline, epoch seconds
@@ -752,19 +753,22 @@ class Session(dict[str, Any]):
 
     def _change(self, now: float, user: Any, base: SessionRecord) -> Change:
         """This request's change set, relative to ``base`` (the record it loaded)."""
-        changed_meta = {k: v for k, v in self._meta.items() if base.meta.get(k) != v}
-        for name in base.meta:
-            if name not in self._meta:
-                changed_meta[name] = None
+        meta, before = self._meta, base.meta
+        changed_meta: dict[str, Any] = {}
+        if meta != before:  # one C comparison for the usual case: nothing changed
+            changed_meta = {k: v for k, v in meta.items() if before.get(k) != v}
+            for name in before:
+                if name not in meta:
+                    changed_meta[name] = None
         return Change(
-            set=self._set,
-            delete=frozenset(self._deleted),
-            last_seen=now,
-            expires=self._deadline(now, base.created),
-            clear=self._cleared,
-            meta=changed_meta,
-            set_user=user is not _MISSING,
-            user_id=None if user is _MISSING else user,
+            self._set,
+            frozenset(self._deleted) if self._deleted else _NOTHING,
+            now,
+            self._deadline(now, base.created),
+            self._cleared,
+            changed_meta,
+            user is not _MISSING,
+            None if user is _MISSING else user,
         )
 
     def _after_commit(self, key: str, record: SessionRecord, carried: str) -> None:

@@ -305,9 +305,9 @@ def split_into_chunks(
     name: str, value: str, limit: int = MAX_COOKIE_BYTES
 ) -> list[tuple[str, str]]:
     """``(cookie name, value)`` pairs that carry ``value``, each within ``limit``."""
+    if len(name) + 1 + len(value) <= limit:
+        return [(name, value)]  # one cookie: the usual case, without the arithmetic
     count = chunks_needed(name, len(value), limit)
-    if count == 1:
-        return [(name, value)]
     pairs: list[tuple[str, str]] = []
     rest = value
     for index, chunk in enumerate(chunk_names(name, count)):
