@@ -37,6 +37,8 @@ FEW, MANY = 50, 250
 WARM_UP = 20
 ALLOWED_GROWTH = 0.10
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+_STORE = os.environ.get("SESSIONARY_CALLGRIND_STORE", "memory://")
+_SECRET = "callgrind-secret-key-0123456789abcdef"
 
 
 def _asgi_requests(count: int) -> None:
@@ -49,7 +51,7 @@ def _asgi_requests(count: int) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    app = SessionMiddleware(view, config=SessionConfig(store="memory://"))
+    app = SessionMiddleware(view, config=SessionConfig(store=_STORE, secret_key=_SECRET))
     cookie: list[bytes] = []
 
     async def one() -> None:
@@ -93,7 +95,7 @@ def _wsgi_requests(count: int) -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    app = WSGISessionMiddleware(view, SessionConfig(store="memory://"))
+    app = WSGISessionMiddleware(view, SessionConfig(store=_STORE, secret_key=_SECRET))
     cookie: list[str] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
