@@ -63,11 +63,13 @@ cookie_values = st.one_of(
     st.text(max_size=80),
     st.binary(max_size=80).map(lambda b: b.decode("latin-1")),
 )
-pairs = st.tuples(cookie_names, st.sampled_from(["=", "", "==", " = "]), cookie_values).map("".join)
+equals = st.sampled_from(["=", "", "==", " = "])
 separators = st.sampled_from([";", "; ", ";;", " ;", ",", "\t;"])
-cookie_headers = st.lists(st.tuples(pairs, separators).map("".join), min_size=0, max_size=8).map(
-    "".join
-)
+# Up to eight "name=value;" pieces, each drawn as one tuple and joined at the end:
+# the same headers as a join per piece, in about a quarter fewer hypothesis calls.
+cookie_headers = st.lists(
+    st.tuples(cookie_names, equals, cookie_values, separators), min_size=0, max_size=8
+).map(lambda pieces: "".join("".join(piece) for piece in pieces))
 raw_headers = st.one_of(
     cookie_headers.map(lambda h: h.encode("utf-8", "surrogatepass")),
     st.binary(max_size=300),

@@ -231,9 +231,11 @@ async def test_redis_revocation_messages_carry_key_hashes_only(redis_prefix: str
     async with served(SessionConfig(store=store_url, secret_key=SECRET)) as url:
         alice = await log_in(url, "alice")
         await post(url, "/everywhere", alice)
-    messages = []
+    messages: list[str] = []
+    # Every message was published before the response: they arrive in order,
+    # sign out everywhere's last, so the wait ends with alice's.
     deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
+    while hash_key(alice) not in messages and time.monotonic() < deadline:
         message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
         if message is not None:
             messages.append(message["data"].decode())
@@ -277,6 +279,18 @@ def test_revocation_poll_interval_is_positive_seconds_or_none() -> None:
     assert SessionConfig.from_env(env).revocation_poll_interval == 2.5
 
 
+async def subscribed_again(port: int, channel: str) -> None:
+    """Wait (5 s at most) until the restarted server counts a subscriber on ``channel``."""
+    client: Any = redis.Redis(port=port)
+    deadline = time.monotonic() + 5
+    try:
+        while client.pubsub_numsub(channel) != [(channel.encode(), 1)]:
+            assert time.monotonic() < deadline, "the revocation feed did not subscribe again"
+            await asyncio.sleep(0.05)
+    finally:
+        client.close()
+
+
 async def test_the_redis_feed_outlives_a_server_restart_and_an_outage_closes_nothing() -> None:
     server = killable_redis()
     store_url = f"redis://127.0.0.1:{server.port}/0?prefix=live:"
@@ -288,7 +302,7 @@ async def test_the_redis_feed_outlives_a_server_restart_and_an_outage_closes_not
             server.kill()
             await asyncio.sleep(1.5)  # the feed is lost
             server.start()
-            await asyncio.sleep(2.5)  # and subscribed again
+            await subscribed_again(server.port, "live:revoked")
             assert await socket.echo("still") == "alice:still"
             other = from_url(store_url)  # another process's store: only the feed can tell
             assert await other.revoke("alice", ALL) == 1
