@@ -12,12 +12,14 @@ floor, sessionary, peers, end to end) together with the framework floors its
 end-to-end cases need. Every case of a group gets its own fresh process,
 which sets up its store, proves a cycle loads and persists the session it
 names, and warms up (the warm-up sizes one timed run to about 0.5 s, 0.05 s
-with ``--quick``); then come ``R`` rounds, and in round ``k`` every case of
-the group makes one timed run, in an order shuffled afresh each round (seeded
-by the round's name, so a run can be replayed). Only one case runs at a
-time; the others wait on their pipe. Finally each case checks that every
-timed cycle persisted and reports. A floor needed by several stores is one
-process that takes part in each of their groups' rounds.
+with ``--quick``: several passes over the sessions for a fast store, part of
+one pass, at least 100 cycles, for a slow one); then come ``R`` rounds,
+and in round ``k`` every case of the group makes one timed run, in an order
+shuffled afresh each round (seeded by the round's name, so a run can be
+replayed). Only one case runs at a time; the others wait on their pipe.
+Finally each case checks that every timed cycle persisted and reports. A
+floor needed by several stores is one process that takes part in each of
+their groups' rounds.
 
 Each case reports the median over its rounds (cycles/s, and µs per cycle as
 its inverse), p50 and p99 over all its timed cycles, and the spread of its
@@ -26,8 +28,8 @@ of (case's µs per cycle / the raw floor's in the same round), and the
 end-to-end price is the median over rounds of (case's µs per request minus
 its framework floor's in the same round); ``price_p50_us`` does the same with
 each round's median request. Rounds only one side took part in are left out.
-A round of a group lasts about 0.5 s per case (5-8 s for a store), so the
-cases compared are seconds apart, not minutes. The ``clear_expired`` scale
+A round of a group lasts about 0.5 s per case (8-15 s for a store on a
+loaded machine), so the cases compared are seconds apart, not minutes. The ``clear_expired`` scale
 cases are not interleaved: each runs once, alone, after the rest.
 """
 

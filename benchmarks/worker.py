@@ -63,13 +63,26 @@ class Verifier:
         self.flips[i] += 1
 
 
+def run_size(count: int, warm_up: float, target: float) -> int:
+    """The cycles of one timed run: about ``target`` seconds at the warm-up's pace.
+
+    ``warm_up`` is the seconds ``count`` cycles took. At least 100 cycles
+    (or ``count``, if fewer), at most 50 passes over the sessions.
+    """
+    per_cycle = max(warm_up, 1e-9) / count
+    return max(min(count, 100), min(50 * count, round(target / per_cycle)))
+
+
 class Driver:
     """One case in this process: prepared once, then timed one run at a time, then checked.
 
     :meth:`prepare` sets the case up, proves that a cycle loads and persists
     the very session it was given, warms up and sizes a run so that it lasts
-    about ``target`` seconds; each :meth:`timed_run` visits every session
-    ``passes`` times in a fresh order; :meth:`finish` checks that every timed
+    about ``target`` seconds; each :meth:`timed_run` makes that many cycles,
+    visiting the sessions in a fresh random order (every session once per
+    pass, the last pass a random part of them, so that a slow store's run
+    stays short and interleaved rounds stay close in time; at least 100
+    cycles, at most 50 passes); :meth:`finish` checks that every timed
     cycle left its mark and returns the figures. A sync case runs in plain
     Python (no event loop anywhere near it); an async case on one event loop,
     each timed run awaited as a whole. :meth:`close` tears down in any case.
@@ -82,7 +95,7 @@ class Driver:
         self.loop = asyncio.new_event_loop() if case.mode != "sync" else None
         self.verifier = Verifier(count)
         self.rng = random.Random(1234)
-        self.passes = 1
+        self.cycles = count
         self.rates: dict[str, float] = {}
         self.p50s: dict[str, float] = {}
         self.latencies: list[float] = []
@@ -123,13 +136,15 @@ class Driver:
                 verifier.check(i, self._call(case.peek(i)))
         # 2. Warm up over every session once; it also sizes the timed runs.
         elapsed = self._run(self.rng.sample(range(count), count), [])
-        self.passes = max(1, min(50, round(self.target / max(elapsed, 1e-9))))
-        return count * self.passes
+        self.cycles = run_size(count, elapsed, self.target)
+        return self.cycles
 
     def timed_run(self, key: str) -> float:
         """One timed run, recorded as round ``key``; return its cycles per second."""
         count = self.count
-        order = [i for _ in range(self.passes) for i in self.rng.sample(range(count), count)]
+        passes, part = divmod(self.cycles, count)
+        order = [i for _ in range(passes) for i in self.rng.sample(range(count), count)]
+        order += self.rng.sample(range(count), part)
         latencies: list[float] = []
         rate = len(order) / self._run(order, latencies)
         latencies.sort()
@@ -149,7 +164,7 @@ class Driver:
         return {
             "status": "ok",
             "verified": case.verifies,
-            "cycles_per_run": self.count * self.passes,
+            "cycles_per_run": self.cycles,
             **summarize(self.rates, self.latencies, self.p50s),
             "concurrency": getattr(case, "concurrency", 1),
         }

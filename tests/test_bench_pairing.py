@@ -16,7 +16,7 @@ from benchmarks.pairing import (
 )
 from benchmarks.registry import CASES
 from benchmarks.runner import derive, groups, round_order, select
-from benchmarks.worker import serve
+from benchmarks.worker import run_size, serve
 
 
 def test_the_price_is_the_median_of_the_paired_differences_not_a_difference_of_medians() -> None:
@@ -163,7 +163,7 @@ def test_a_served_case_runs_one_timed_run_per_command_and_reports_its_rounds() -
 
     ready, first, second, final = (json.loads(line) for line in replies.getvalue().splitlines())
     assert ready["status"] == "ready"
-    assert ready["cycles_per_run"] % 5 == 0
+    assert 5 <= ready["cycles_per_run"] <= 250
     assert first["status"] == second["status"] == "ran"
     assert first["cycles_per_s"] > 0
     assert final["status"] == "ok"
@@ -181,3 +181,14 @@ def test_a_served_case_reports_an_unknown_command_as_a_failure() -> None:
     assert ready["status"] == "ready"
     assert failed["status"] == "failed"
     assert "jump" in failed["reason"]
+
+
+def test_a_timed_run_lasts_about_the_target_whatever_the_store_costs() -> None:
+    # 1,000 sessions at 1 ms a cycle: half a second is 500 cycles, half a pass.
+    assert run_size(1000, 1.0, 0.5) == 500
+    # A fast store: several passes, at most 50.
+    assert run_size(1000, 0.1, 0.5) == 5000
+    assert run_size(1000, 0.001, 0.5) == 50_000
+    # A slow store: never fewer than 100 cycles, nor more sessions than there are.
+    assert run_size(1000, 20.0, 0.5) == 100
+    assert run_size(5, 1.0, 0.5) == 5
