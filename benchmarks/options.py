@@ -34,4 +34,6 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")
     bench.add_argument("--count", type=int, help="sessions per case (default 1000, quick 100)")
-    bench.add_argument("--runs", type=int, help="timed runs per case (default 5, quick 3)")
+    bench.add_argument(
+        "--runs", type=int, help="interleaved rounds: timed runs per case (default 5, quick 3)"
+    )

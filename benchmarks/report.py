@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .pairing import paired_ratio
 from .registry import STORE_TITLES, STORES
 
 # TARGETS.md: each store's goal for sessionary's cycle, in raw cycles per cycle.
@@ -44,10 +45,16 @@ def _label(r: dict[str, Any]) -> str:
 
 def write_markdown(report: dict[str, Any], charts: list[str]) -> str:
     m = report["machine"]
+    method = (
+        f" {report['timed_runs']} interleaved rounds: each store's cases, with the framework"
+        " floors they need, each in its own fresh process, take one timed run apiece per"
+        " round in a shuffled order, so that the cases compared saw the same machine;"
+        " figures are medians over rounds, and × raw and the end-to-end price are"
+        " paired by round;"
+    )
     lines = [
         f"Run of {report['created']} ({'quick' if report['quick'] else 'full'}):"
-        f" {report['sessions']:,} sessions of about 190 bytes,"
-        f" median of {report['timed_runs']} timed runs per case, each case in a fresh process;"
+        f" {report['sessions']:,} sessions of about 190 bytes,{method}"
         f" {report['seconds'] / 60:.1f} minutes in all.",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['implementation']} {m['python']},"
         f" {m['system']}.",
@@ -56,7 +63,9 @@ def write_markdown(report: dict[str, Any], charts: list[str]) -> str:
         " **× raw** is how many raw-floor cycles of the same store (and the same mode:"
         " async libraries against the async driver) one cycle costs; an async floor's"
         " × raw is against the sync driver. *x32* runs 32 concurrent tasks on one event"
-        " loop. Spread is (max − min) / median of the timed runs.",
+        " loop. × raw is the median over rounds of the two cycles' ratio in that round;"
+        " cycles/s the median over rounds; p50 and p99 over every timed cycle."
+        " Spread is (max − min) / median of the timed runs.",
         "",
     ]
     for store in STORES:
@@ -85,22 +94,31 @@ def write_markdown(report: dict[str, Any], charts: list[str]) -> str:
             "### End to end: the per-request price of turning sessions on",
             "",
             "Each middleware called in-process with a request carrying the cookie; the price"
-            " is its mean time per request minus the same framework's no-session floor.",
+            " is its mean time per request minus the same framework's no-session floor,"
+            " taken in each round (the floor measured in the same round) and the median"
+            " over rounds shown, with the lowest and highest round's price beside it;"
+            " the floor column is the floor's median over those rounds. *p50 price* does"
+            " the same with each round's median request, which a busy machine's slow tail"
+            " does not move.",
             "",
-            "| middleware | store | requests/s | µs/request | floor µs | **price µs** | p99 µs |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| middleware | store | requests/s | µs/request | floor µs | **price µs**"
+            " | price range µs | p50 price µs | p99 µs |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in sorted(e2e, key=lambda r: (r["kind"] != "floor", r["store"], r["library"])):
             if r.get("status") != "ok":
                 lines.append(
                     f"| {r['library']} | {r['store']} | {r.get('status')}: {r.get('reason', '')}"
-                    " | | | | |"
+                    " | | | | | | |"
                 )
                 continue
+            low, high = r.get("price_range_us") or (None, None)
+            spread = f"{_num(low, 1)} – {_num(high, 1)}" if low is not None else "–"
             lines.append(
                 f"| {r['library']} | {r['store']} | {_num(r['cycles_per_s'])}"
                 f" | {_num(r['mean_us'], 1)} | {_num(r.get('floor_us'), 1)}"
-                f" | {_num(r.get('price_us'), 1)} | {_num(r['p99_us'])} |"
+                f" | {_num(r.get('price_us'), 1)} | {spread}"
+                f" | {_num(r.get('price_p50_us'), 1)} | {_num(r['p99_us'])} |"
             )
         lines.append("")
 
@@ -139,7 +157,7 @@ def write_markdown(report: dict[str, Any], charts: list[str]) -> str:
 
 
 def target_lines(report: dict[str, Any]) -> list[str]:
-    """One line per store: × raw against its target, and the speed-up over Django."""
+    """One line per store: × raw against its target, and the speed-up over Django (paired)."""
     ok = [r for r in report["cases"] if r.get("status") == "ok"]
     lines = []
     for store, goal in TARGET_X_RAW.items():
@@ -166,8 +184,8 @@ def target_lines(report: dict[str, Any]) -> list[str]:
             ),
             None,
         )
-        if django:
-            speedup = ours["cycles_per_s"] / django["cycles_per_s"]
+        speedup = django and paired_ratio(django["rounds_us"], ours["rounds_us"])
+        if speedup:
             text += f"; {speedup:.1f}× Django's speed (target ≥ 2)"
         lines.append(text + ".")
     return lines
