@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from ._keys import is_valid_key
-from .cookies import join_chunks, parse_cookie, split_into_chunks
+from .cookies import MAX_COOKIE_BYTES, join_chunks, parse_cookie, split_into_chunks
 from .events import emit
 
 if TYPE_CHECKING:
@@ -174,16 +174,18 @@ def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> lis
             max_age = max(0, round(session.cookie_max_age(now)))
             expires = now + max_age
         value = session.carried or session.session_key
-        if not config.store.client_side:
+        name = config.cookie_name
+        if not incoming.chunks and len(name) + len(value) < MAX_COOKIE_BYTES:
+            # One cookie (a key, or a sealed session that fits), no chunk to delete.
             headers.append(("set-cookie", session_cookie(config, value, max_age, expires)))
             return headers
         # A sealed session may need several cookies; chunks the last value
         # used and this one does not are deleted, or they would linger.
         sent = set()
-        for name, part in split_into_chunks(config.cookie_name, value):
-            sent.add(name)
+        for chunk_name, part in split_into_chunks(name, value):
+            sent.add(chunk_name)
             headers.append(
-                ("set-cookie", session_cookie(config, part, max_age, expires, name=name))
+                ("set-cookie", session_cookie(config, part, max_age, expires, name=chunk_name))
             )
         for chunk in incoming.chunks:
             if chunk not in sent:
