@@ -115,20 +115,26 @@ def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]
 
 
 def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
-    deletes: list[Any] = [_field("d:", name) for name in change.delete]
-    deletes += [f"m:{name}" for name, value in change.meta.items() if value is None]
+    # ARGV[4] (the number of deletes) is filled in once the deletes are in.
+    args: list[Any] = [ttl_ms(change.expires, now), "1" if change.clear else "0", base_version, 0]
+    if change.delete:
+        args += [_field("d:", name) for name in change.delete]
+    meta = change.meta
+    if meta:
+        args += [f"m:{name}" for name, value in meta.items() if value is None]
     if change.set_user and change.user_id is None:
-        deletes.append("_u")
-    sets: list[Any] = ["_s", repr(change.last_seen), "_e", repr(change.expires)]
+        args.append("_u")
+    args[3] = len(args) - 4
+    args += ("_s", repr(change.last_seen), "_e", repr(change.expires))
     if change.set_user and change.user_id is not None:
-        sets += ["_u", change.user_id]
+        args += ("_u", change.user_id)
     for name, raw in change.set.items():
-        sets += [_field("d:", name), raw]
-    for name, value in change.meta.items():
-        if value is not None:
-            sets += [f"m:{name}", _meta_value(value)]
-    clear = "1" if change.clear else "0"
-    return [ttl_ms(change.expires, now), clear, base_version, len(deletes), *deletes, *sets]
+        args += (_field("d:", name), raw)
+    if meta:
+        for name, value in meta.items():
+            if value is not None:
+                args += (f"m:{name}", _meta_value(value))
+    return args
 
 
 def pairs(reply: list[Any]) -> dict[Any, Any]:
@@ -136,26 +142,33 @@ def pairs(reply: list[Any]) -> dict[Any, Any]:
     return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
+def _decoded(fields: dict[Any, Any]) -> dict[str, str]:
+    # The store's own clients decode replies (``decode_responses``); a client
+    # that does not hands over bytes, decoded here the same way.
+    return {
+        (name.decode("utf-8", "surrogatepass") if isinstance(name, bytes) else name): (
+            value.decode() if isinstance(value, bytes) else value
+        )
+        for name, value in fields.items()
+    }
+
+
 def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
-    """Decode an HGETALL reply (bytes or str) into a record."""
+    """Decode an HGETALL reply (str, or bytes from a client that does not decode) into a record."""
     data: dict[str, str] = {}
     meta: dict[str, Any] = {}
     own: dict[str, str] = {}
     try:
-        for raw_name, raw_value in fields.items():
-            name = (
-                raw_name.decode("utf-8", "surrogatepass")
-                if isinstance(raw_name, bytes)
-                else raw_name
-            )
-            value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
-            kind, name = name[:2], name[2:]
+        if not isinstance(next(iter(fields), ""), str):
+            fields = _decoded(fields)
+        for name, value in fields.items():
+            kind = name[:2]
             if kind == "d:":
-                data[name] = value
+                data[name[2:]] = value
             elif kind == "m:":
-                meta[name] = json.loads(value)
+                meta[name[2:]] = json.loads(value)
             else:
-                own[kind + name] = value
+                own[name] = value
         return SessionRecord(
             key_hash=key_hash,
             data=data,
