@@ -10,7 +10,7 @@ from sessionary.stores import from_url
 from sessionary.stores.memcached import MemcachedStore
 from sessionary.stores.redis import RedisStore
 
-from .servers import PORTS, memcached_pair
+from .servers import PORTS, killable_redis, memcached_pair
 from .store_registry import require_server
 
 
@@ -112,3 +112,50 @@ def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> No
     assert backend.apply(base.key_hash, stale, second) is None
     assert backend.client().exists(f"{prefix}{base.key_hash}") == 0
     store.close()
+
+
+async def test_redis_scripts_survive_a_script_flush_and_a_foreign_field_is_corrupt() -> None:
+    """The scripts run by digest: after SCRIPT FLUSH (or a restart) the first
+    save and apply load them again, in both colours. Replies are decoded by
+    the client, so a field that is not UTF-8 reads as CorruptRecord, and the
+    connection goes on serving."""
+    import time
+
+    import pytest
+
+    from sessionary.exceptions import CorruptRecord
+    from sessionary.stores.base import Change, SessionRecord
+
+    server = killable_redis()  # a server of our own: SCRIPT FLUSH touches no one else
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(f"redis://127.0.0.1:{server.port}/0?prefix={prefix}")
+    now = time.time()
+    for backend, name in ((store._sync, "s" * 64), (store._async, "a" * 64)):
+        record = SessionRecord(name, {"odd\ud800name": '"x"'}, now, now, now + 600, version=1)
+        change = Change(set={"b": '"2"'}, delete=frozenset(), last_seen=now, expires=now + 600)
+        if backend is store._sync:
+            backend.save(record, must_create=True)
+            backend.client().script_flush()
+            applied = backend.apply(name, change, record)
+            loaded = backend.load(name)
+        else:
+            await backend.client().script_flush()
+            await backend.save(record, must_create=True)
+            await backend.client().script_flush()
+            applied = await backend.apply(name, change, record)
+            loaded = await backend.load(name)
+        assert applied is not None
+        assert applied.version == 2
+        assert loaded == applied
+        assert loaded.data == {"odd\ud800name": '"x"', "b": '"2"'}
+    raw = store._sync.client()
+    raw.hset(f"{prefix}{'s' * 64}", "d:bad", b"\xff\xfe")
+    with pytest.raises(CorruptRecord):
+        store._sync.load("s" * 64)
+    with pytest.raises(CorruptRecord):
+        await store._async.load("s" * 64)
+    assert store._sync.load("a" * 64) is not None
+    assert await store._async.load("a" * 64) is not None
+    await store.aclose()
+    store.close()
+    server.kill()
