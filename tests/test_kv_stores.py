@@ -74,8 +74,8 @@ async def test_memcached_pool_spreads_keys_and_drivers_agree() -> None:
 
 def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> None:
     """The apply script: one HGET is the existence check and the version read,
-    the new version rides on the first HSET (whose chunk is two values shorter
-    than the rest), and a stale base gets the whole merged hash back."""
+    the new version, "_s" and "_e" ride on the first HSET (whose chunk is six
+    values shorter than the rest), and a stale base gets the whole merged hash back."""
     import time
 
     from sessionary.stores.base import Change, SessionRecord
@@ -87,7 +87,7 @@ def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> No
     now = time.time()
     base = SessionRecord("h" * 64, {"a": '"1"'}, now, now, now + 600, version=3)
     backend.save(base, must_create=True)
-    # 1200 fields: 2400 values, across the first HSET's 998 and the next chunks.
+    # 1200 fields: 2400 values, across the first HSET's 994 and the next chunks.
     many = {f"k{i}": str(i) for i in range(1200)}
     change = Change(set=many, delete=frozenset(), last_seen=now + 1, expires=now + 900)
     first = backend.apply(base.key_hash, change, base)

@@ -41,34 +41,39 @@ redis.call("PEXPIRE", KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS[1] the record; ARGV: TTL ms, clear flag, base version, #deletes, deletes...,
-# then field/value pairs (never empty: "_s" and "_e" are always set). Returns
-# false when the record is gone (never resurrected); {version} when the
-# caller's base was current (it can apply the change locally); else the whole
-# new hash, flattened. Every record has "_v", so one HGET is both the
-# existence check and the version read, and the new version rides on the
-# first HSET: three commands for a plain change (HGET, HSET, PEXPIRE).
+# KEYS[1] the record; ARGV[1] the header "<TTL ms> <clear 0|1> <base version>
+# <#deletes> <last seen> <expires>" (one argument, not six: redis-py encodes
+# each argument in Python), then the deletes, then field/value pairs (maybe
+# none). Returns false when the record is gone (never resurrected); {version}
+# when the caller's base was current (it can apply the change locally); else
+# the whole new hash, flattened. Every record has "_v", so one HGET is both
+# the existence check and the version read, and the new version, "_s" and
+# "_e" ride on the first HSET: three commands for a plain change (HGET, HSET,
+# PEXPIRE).
 APPLY = """
+local ttl, clear, base, n, seen, expires =
+  string.match(ARGV[1], "^(%d+) ([01]) (%-?%d+) (%d+) (%S+) (%S+)$")
 local before = redis.call("HGET", KEYS[1], "_v")
 if not before and redis.call("EXISTS", KEYS[1]) == 0 then return false end
 local version = (tonumber(before) or 0) + 1
-if ARGV[2] == "1" then
+if clear == "1" then
   for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
     if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
   end
 end
-local i = 4
-local n = tonumber(ARGV[i]); i = i + 1
+local i = 2
+n = tonumber(n)
 for j = i, i + n - 1, 1000 do
   redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
 end
 i = i + n
-redis.call("HSET", KEYS[1], "_v", version, unpack(ARGV, i, math.min(i + 997, #ARGV)))
-for j = i + 998, #ARGV, 1000 do
+redis.call("HSET", KEYS[1], "_v", version, "_s", seen, "_e", expires,
+  unpack(ARGV, i, math.min(i + 993, #ARGV)))
+for j = i + 994, #ARGV, 1000 do
   redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
 end
-redis.call("PEXPIRE", KEYS[1], ARGV[1])
-if before and tonumber(before) == tonumber(ARGV[3]) then return {version} end
+redis.call("PEXPIRE", KEYS[1], ttl)
+if before and tonumber(before) == tonumber(base) then return {version} end
 return redis.call("HGETALL", KEYS[1])
 """
 
@@ -115,17 +120,17 @@ def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]
 
 
 def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
-    # ARGV[4] (the number of deletes) is filled in once the deletes are in.
-    args: list[Any] = [ttl_ms(change.expires, now), "1" if change.clear else "0", base_version, 0]
-    if change.delete:
-        args += [_field("d:", name) for name in change.delete]
+    deletes: list[Any] = [_field("d:", name) for name in change.delete] if change.delete else []
     meta = change.meta
     if meta:
-        args += [f"m:{name}" for name, value in meta.items() if value is None]
+        deletes += [f"m:{name}" for name, value in meta.items() if value is None]
     if change.set_user and change.user_id is None:
-        args.append("_u")
-    args[3] = len(args) - 4
-    args += ("_s", repr(change.last_seen), "_e", repr(change.expires))
+        deletes.append("_u")
+    header = (
+        f"{ttl_ms(change.expires, now)} {'1' if change.clear else '0'} {base_version}"
+        f" {len(deletes)} {change.last_seen!r} {change.expires!r}"
+    )
+    args: list[Any] = [header, *deletes]
     if change.set_user and change.user_id is not None:
         args += ("_u", change.user_id)
     for name, raw in change.set.items():
