@@ -10,7 +10,7 @@ from sessionary.stores import from_url
 from sessionary.stores.memcached import MemcachedStore
 from sessionary.stores.redis import RedisStore
 
-from .servers import PORTS, memcached_pair
+from .servers import PORTS, killable_redis, memcached_pair
 from .store_registry import require_server
 
 
@@ -27,9 +27,10 @@ async def test_redis_holds_no_raw_key() -> None:
     assert key is not None
     client = store._sync.client()
     names = list(client.scan_iter(match=f"{prefix}*"))
-    dump = b"".join(names + [b"".join(v) for n in names for v in client.hgetall(n).items()])
-    assert b"alice" in dump  # the scan sees the record
-    assert key.encode() not in dump
+    # The store's client decodes replies (str, not bytes).
+    dump = "".join(names + ["".join(v) for n in names for v in client.hgetall(n).items()])
+    assert "alice" in dump  # the scan sees the record
+    assert key not in dump
     for name in names:
         client.delete(name)
     await store.aclose()
@@ -73,8 +74,8 @@ async def test_memcached_pool_spreads_keys_and_drivers_agree() -> None:
 
 def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> None:
     """The apply script: one HGET is the existence check and the version read,
-    the new version rides on the first HSET (whose chunk is two values shorter
-    than the rest), and a stale base gets the whole merged hash back."""
+    the new version, "_s" and "_e" ride on the first HSET (whose chunk is six
+    values shorter than the rest), and a stale base gets the whole merged hash back."""
     import time
 
     from sessionary.stores.base import Change, SessionRecord
@@ -86,7 +87,7 @@ def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> No
     now = time.time()
     base = SessionRecord("h" * 64, {"a": '"1"'}, now, now, now + 600, version=3)
     backend.save(base, must_create=True)
-    # 1200 fields: 2400 values, across the first HSET's 998 and the next chunks.
+    # 1200 fields: 2400 values, across the first HSET's 994 and the next chunks.
     many = {f"k{i}": str(i) for i in range(1200)}
     change = Change(set=many, delete=frozenset(), last_seen=now + 1, expires=now + 900)
     first = backend.apply(base.key_hash, change, base)
@@ -111,3 +112,50 @@ def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> No
     assert backend.apply(base.key_hash, stale, second) is None
     assert backend.client().exists(f"{prefix}{base.key_hash}") == 0
     store.close()
+
+
+async def test_redis_scripts_survive_a_script_flush_and_a_foreign_field_is_corrupt() -> None:
+    """The scripts run by digest: after SCRIPT FLUSH (or a restart) the first
+    save and apply load them again, in both colours. Replies are decoded by
+    the client, so a field that is not UTF-8 reads as CorruptRecord, and the
+    connection goes on serving."""
+    import time
+
+    import pytest
+
+    from sessionary.exceptions import CorruptRecord
+    from sessionary.stores.base import Change, SessionRecord
+
+    server = killable_redis()  # a server of our own: SCRIPT FLUSH touches no one else
+    prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(f"redis://127.0.0.1:{server.port}/0?prefix={prefix}")
+    now = time.time()
+    for backend, name in ((store._sync, "s" * 64), (store._async, "a" * 64)):
+        record = SessionRecord(name, {"odd\ud800name": '"x"'}, now, now, now + 600, version=1)
+        change = Change(set={"b": '"2"'}, delete=frozenset(), last_seen=now, expires=now + 600)
+        if backend is store._sync:
+            backend.save(record, must_create=True)
+            backend.client().script_flush()
+            applied = backend.apply(name, change, record)
+            loaded = backend.load(name)
+        else:
+            await backend.client().script_flush()
+            await backend.save(record, must_create=True)
+            await backend.client().script_flush()
+            applied = await backend.apply(name, change, record)
+            loaded = await backend.load(name)
+        assert applied is not None
+        assert applied.version == 2
+        assert loaded == applied
+        assert loaded.data == {"odd\ud800name": '"x"', "b": '"2"'}
+    raw = store._sync.client()
+    raw.hset(f"{prefix}{'s' * 64}", "d:bad", b"\xff\xfe")
+    with pytest.raises(CorruptRecord):
+        store._sync.load("s" * 64)
+    with pytest.raises(CorruptRecord):
+        await store._async.load("s" * 64)
+    assert store._sync.load("a" * 64) is not None
+    assert await store._async.load("a" * 64) is not None
+    await store.aclose()
+    store.close()
+    server.kill()

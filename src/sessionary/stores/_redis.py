@@ -41,34 +41,39 @@ redis.call("PEXPIRE", KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS[1] the record; ARGV: TTL ms, clear flag, base version, #deletes, deletes...,
-# then field/value pairs (never empty: "_s" and "_e" are always set). Returns
-# false when the record is gone (never resurrected); {version} when the
-# caller's base was current (it can apply the change locally); else the whole
-# new hash, flattened. Every record has "_v", so one HGET is both the
-# existence check and the version read, and the new version rides on the
-# first HSET: three commands for a plain change (HGET, HSET, PEXPIRE).
+# KEYS[1] the record; ARGV[1] the header "<TTL ms> <clear 0|1> <base version>
+# <#deletes> <last seen> <expires>" (one argument, not six: redis-py encodes
+# each argument in Python), then the deletes, then field/value pairs (maybe
+# none). Returns false when the record is gone (never resurrected); {version}
+# when the caller's base was current (it can apply the change locally); else
+# the whole new hash, flattened. Every record has "_v", so one HGET is both
+# the existence check and the version read, and the new version, "_s" and
+# "_e" ride on the first HSET: three commands for a plain change (HGET, HSET,
+# PEXPIRE).
 APPLY = """
+local ttl, clear, base, n, seen, expires =
+  string.match(ARGV[1], "^(%d+) ([01]) (%-?%d+) (%d+) (%S+) (%S+)$")
 local before = redis.call("HGET", KEYS[1], "_v")
 if not before and redis.call("EXISTS", KEYS[1]) == 0 then return false end
 local version = (tonumber(before) or 0) + 1
-if ARGV[2] == "1" then
+if clear == "1" then
   for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
     if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
   end
 end
-local i = 4
-local n = tonumber(ARGV[i]); i = i + 1
+local i = 2
+n = tonumber(n)
 for j = i, i + n - 1, 1000 do
   redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
 end
 i = i + n
-redis.call("HSET", KEYS[1], "_v", version, unpack(ARGV, i, math.min(i + 997, #ARGV)))
-for j = i + 998, #ARGV, 1000 do
+redis.call("HSET", KEYS[1], "_v", version, "_s", seen, "_e", expires,
+  unpack(ARGV, i, math.min(i + 993, #ARGV)))
+for j = i + 994, #ARGV, 1000 do
   redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
 end
-redis.call("PEXPIRE", KEYS[1], ARGV[1])
-if before and tonumber(before) == tonumber(ARGV[3]) then return {version} end
+redis.call("PEXPIRE", KEYS[1], ttl)
+if before and tonumber(before) == tonumber(base) then return {version} end
 return redis.call("HGETALL", KEYS[1])
 """
 
@@ -115,20 +120,26 @@ def save_args(record: SessionRecord, must_create: bool, now: float) -> list[Any]
 
 
 def apply_args(change: Change, now: float, base_version: int) -> list[Any]:
-    deletes: list[Any] = [_field("d:", name) for name in change.delete]
-    deletes += [f"m:{name}" for name, value in change.meta.items() if value is None]
+    deletes: list[Any] = [_field("d:", name) for name in change.delete] if change.delete else []
+    meta = change.meta
+    if meta:
+        deletes += [f"m:{name}" for name, value in meta.items() if value is None]
     if change.set_user and change.user_id is None:
         deletes.append("_u")
-    sets: list[Any] = ["_s", repr(change.last_seen), "_e", repr(change.expires)]
+    header = (
+        f"{ttl_ms(change.expires, now)} {'1' if change.clear else '0'} {base_version}"
+        f" {len(deletes)} {change.last_seen!r} {change.expires!r}"
+    )
+    args: list[Any] = [header, *deletes]
     if change.set_user and change.user_id is not None:
-        sets += ["_u", change.user_id]
+        args += ("_u", change.user_id)
     for name, raw in change.set.items():
-        sets += [_field("d:", name), raw]
-    for name, value in change.meta.items():
-        if value is not None:
-            sets += [f"m:{name}", _meta_value(value)]
-    clear = "1" if change.clear else "0"
-    return [ttl_ms(change.expires, now), clear, base_version, len(deletes), *deletes, *sets]
+        args += (_field("d:", name), raw)
+    if meta:
+        for name, value in meta.items():
+            if value is not None:
+                args += (f"m:{name}", _meta_value(value))
+    return args
 
 
 def pairs(reply: list[Any]) -> dict[Any, Any]:
@@ -136,26 +147,33 @@ def pairs(reply: list[Any]) -> dict[Any, Any]:
     return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
+def _decoded(fields: dict[Any, Any]) -> dict[str, str]:
+    # The store's own clients decode replies (``decode_responses``); a client
+    # that does not hands over bytes, decoded here the same way.
+    return {
+        (name.decode("utf-8", "surrogatepass") if isinstance(name, bytes) else name): (
+            value.decode() if isinstance(value, bytes) else value
+        )
+        for name, value in fields.items()
+    }
+
+
 def record_from_hash(key_hash: str, fields: dict[Any, Any]) -> SessionRecord:
-    """Decode an HGETALL reply (bytes or str) into a record."""
+    """Decode an HGETALL reply (str, or bytes from a client that does not decode) into a record."""
     data: dict[str, str] = {}
     meta: dict[str, Any] = {}
     own: dict[str, str] = {}
     try:
-        for raw_name, raw_value in fields.items():
-            name = (
-                raw_name.decode("utf-8", "surrogatepass")
-                if isinstance(raw_name, bytes)
-                else raw_name
-            )
-            value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
-            kind, name = name[:2], name[2:]
+        if not isinstance(next(iter(fields), ""), str):
+            fields = _decoded(fields)
+        for name, value in fields.items():
+            kind = name[:2]
             if kind == "d:":
-                data[name] = value
+                data[name[2:]] = value
             elif kind == "m:":
-                meta[name] = json.loads(value)
+                meta[name[2:]] = json.loads(value)
             else:
-                own[kind + name] = value
+                own[name] = value
         return SessionRecord(
             key_hash=key_hash,
             data=data,

@@ -72,6 +72,11 @@ class RedisStore(ComposedStore):
             "socket_timeout": socket_timeout or self.timeout,
             "socket_connect_timeout": socket_connect_timeout or self.timeout,
             **(client_options or {}),
+            # Replies arrive as str, decoded by the parser (hiredis: in C), not
+            # field by field here; surrogatepass reads back a key name holding a
+            # lone surrogate (``_redis._field``). Ours: the records need them.
+            "decode_responses": True,
+            "encoding_errors": "surrogatepass",
         }
         if target["kind"] == "single":
             options.setdefault("health_check_interval", 30)

@@ -12,7 +12,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 from ..._clock import Clock
-from ...exceptions import SessionKeyExists, StoreError, StoreUnavailable
+from ...exceptions import CorruptRecord, SessionKeyExists, StoreError, StoreUnavailable
 from .._loops import AsyncPerLoop
 from .._redis import (
     APPLY,
@@ -27,20 +27,27 @@ from .._redis import (
 )
 from ..base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
 
+REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
+
+
+def translated(exc: Exception) -> Exception:
+    """redis-py's error (one of ``REDIS_ERRORS``) as sessionary's."""
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return StoreUnavailable(f"redis unavailable: {exc}")
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        # Not a RedisError: no reachable node, or a slot no master covers
+        # (mid-failover). Both are the cluster being unavailable.
+        return StoreUnavailable(f"redis cluster unavailable: {exc}")
+    return StoreError(f"redis error: {exc}")
+
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Re-raise redis-py's errors as sessionary's."""
+    """Re-raise redis-py's errors as sessionary's (the hot paths inline this)."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-    except redis.exceptions.RedisClusterException as exc:
-        # Not a RedisError: no reachable node, or a slot no master covers
-        # (mid-failover). Both are the cluster being unavailable.
-        raise StoreUnavailable(f"redis cluster unavailable: {exc}") from exc
-    except redis.exceptions.RedisError as exc:
-        raise StoreError(f"redis error: {exc}") from exc
+    except REDIS_ERRORS as exc:
+        raise translated(exc) from exc
 
 
 # redis-py types its sync and async twins differently; these are used the same way.
@@ -54,14 +61,23 @@ CLUSTER_LOADS_LAZILY = hasattr(RedisCluster, "initialize")
 
 
 class Handle:
-    """A client with its scripts registered (and, for Sentinel, the sentinels' clients)."""
+    """A client with its scripts' digests (and, for Sentinel, the sentinels' clients)."""
 
     def __init__(self, client: Any, sentinels: list[Any], *, ready: bool = True) -> None:
         self.client = client
-        self.save = client.register_script(SAVE)
-        self.apply = client.register_script(APPLY)
+        self.save_sha = client.register_script(SAVE).sha
+        self.apply_sha = client.register_script(APPLY).sha
         self.sentinels = sentinels
         self.ready = ready
+
+    async def run(self, script: str, sha: str, key: str, args: list[Any]) -> Any:
+        """Run ``script`` on ``key`` by its digest (one round trip), loading it
+        first when the server does not know it (a restart, a SCRIPT FLUSH)."""
+        try:
+            return await self.client.execute_command("EVALSHA", sha, 1, key, *args)
+        except redis.exceptions.NoScriptError:
+            await self.client.script_load(script)
+            return await self.client.execute_command("EVALSHA", sha, 1, key, *args)
 
     async def start(self) -> None:
         """Load the cluster client's node table, before its first command.
@@ -122,11 +138,16 @@ class AsyncRedisBackend:
         return self._handles.get().client
 
     async def load(self, key_hash: str) -> SessionRecord | None:
-        with translate_errors():
+        try:
             handle = self.handle()
             if not handle.ready:
                 await handle.start()
             fields = await handle.client.hgetall(record_key(self.prefix, key_hash))
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
+        except UnicodeDecodeError as exc:
+            # The client decodes replies: a field that is not UTF-8 is not ours.
+            raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
         if not fields:
             return None
         record = record_from_hash(key_hash, fields)
@@ -134,36 +155,41 @@ class AsyncRedisBackend:
 
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         key = record_key(self.prefix, record.key_hash)
-        with translate_errors():
+        try:
             handle = self.handle()
             if not handle.ready:
                 await handle.start()
-            done = await handle.save(keys=[key], args=save_args(record, must_create, self.clock()))
-            if not done:
+            args = save_args(record, must_create, self.clock())
+            if not await handle.run(SAVE, handle.save_sha, key, args):
                 raise SessionKeyExists("session key already exists")
             if record.user_id is not None:
                 await handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
             if self.wait_replicas:
                 await self._replicated(handle.client)
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
 
     async def apply(
         self, key_hash: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
         key = record_key(self.prefix, key_hash)
-        with translate_errors():
+        base_version = base.version if base is not None else -1
+        try:
             handle = self.handle()
             if not handle.ready:
                 await handle.start()
-            base_version = base.version if base is not None else -1
-            reply = await handle.apply(
-                keys=[key], args=apply_args(change, self.clock(), base_version)
-            )
+            args = apply_args(change, self.clock(), base_version)
+            reply = await handle.run(APPLY, handle.apply_sha, key, args)
             if reply is None:
                 return None
             if change.set_user and change.user_id is not None:
                 await handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
             if self.wait_replicas:
                 await self._replicated(handle.client)
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
+        except UnicodeDecodeError as exc:
+            raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
         if len(reply) > 1 or base is None:
             return record_from_hash(key_hash, pairs(reply))
         # Our base was current: the merge is the change applied to it.

@@ -12,7 +12,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
 from ..._clock import Clock
-from ...exceptions import SessionKeyExists, StoreError, StoreUnavailable
+from ...exceptions import CorruptRecord, SessionKeyExists, StoreError, StoreUnavailable
 from .._loops import SyncPerLoop
 from .._redis import (
     APPLY,
@@ -27,20 +27,27 @@ from .._redis import (
 )
 from ..base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
 
+REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
+
+
+def translated(exc: Exception) -> Exception:
+    """redis-py's error (one of ``REDIS_ERRORS``) as sessionary's."""
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return StoreUnavailable(f"redis unavailable: {exc}")
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        # Not a RedisError: no reachable node, or a slot no master covers
+        # (mid-failover). Both are the cluster being unavailable.
+        return StoreUnavailable(f"redis cluster unavailable: {exc}")
+    return StoreError(f"redis error: {exc}")
+
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Re-raise redis-py's errors as sessionary's."""
+    """Re-raise redis-py's errors as sessionary's (the hot paths inline this)."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-    except redis.exceptions.RedisClusterException as exc:
-        # Not a RedisError: no reachable node, or a slot no master covers
-        # (mid-failover). Both are the cluster being unavailable.
-        raise StoreUnavailable(f"redis cluster unavailable: {exc}") from exc
-    except redis.exceptions.RedisError as exc:
-        raise StoreError(f"redis error: {exc}") from exc
+    except REDIS_ERRORS as exc:
+        raise translated(exc) from exc
 
 
 # redis-py types its sync and async twins differently; these are used the same way.
@@ -54,14 +61,23 @@ CLUSTER_LOADS_LAZILY = hasattr(RedisCluster, "initialize")
 
 
 class Handle:
-    """A client with its scripts registered (and, for Sentinel, the sentinels' clients)."""
+    """A client with its scripts' digests (and, for Sentinel, the sentinels' clients)."""
 
     def __init__(self, client: Any, sentinels: list[Any], *, ready: bool = True) -> None:
         self.client = client
-        self.save = client.register_script(SAVE)
-        self.apply = client.register_script(APPLY)
+        self.save_sha = client.register_script(SAVE).sha
+        self.apply_sha = client.register_script(APPLY).sha
         self.sentinels = sentinels
         self.ready = ready
+
+    def run(self, script: str, sha: str, key: str, args: list[Any]) -> Any:
+        """Run ``script`` on ``key`` by its digest (one round trip), loading it
+        first when the server does not know it (a restart, a SCRIPT FLUSH)."""
+        try:
+            return self.client.execute_command("EVALSHA", sha, 1, key, *args)
+        except redis.exceptions.NoScriptError:
+            self.client.script_load(script)
+            return self.client.execute_command("EVALSHA", sha, 1, key, *args)
 
     def start(self) -> None:
         """Load the cluster client's node table, before its first command.
@@ -122,11 +138,16 @@ class SyncRedisBackend:
         return self._handles.get().client
 
     def load(self, key_hash: str) -> SessionRecord | None:
-        with translate_errors():
+        try:
             handle = self.handle()
             if not handle.ready:
                 handle.start()
             fields = handle.client.hgetall(record_key(self.prefix, key_hash))
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
+        except UnicodeDecodeError as exc:
+            # The client decodes replies: a field that is not UTF-8 is not ours.
+            raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
         if not fields:
             return None
         record = record_from_hash(key_hash, fields)
@@ -134,34 +155,41 @@ class SyncRedisBackend:
 
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         key = record_key(self.prefix, record.key_hash)
-        with translate_errors():
+        try:
             handle = self.handle()
             if not handle.ready:
                 handle.start()
-            done = handle.save(keys=[key], args=save_args(record, must_create, self.clock()))
-            if not done:
+            args = save_args(record, must_create, self.clock())
+            if not handle.run(SAVE, handle.save_sha, key, args):
                 raise SessionKeyExists("session key already exists")
             if record.user_id is not None:
                 handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
             if self.wait_replicas:
                 self._replicated(handle.client)
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
 
     def apply(
         self, key_hash: str, change: Change, base: SessionRecord | None
     ) -> SessionRecord | None:
         key = record_key(self.prefix, key_hash)
-        with translate_errors():
+        base_version = base.version if base is not None else -1
+        try:
             handle = self.handle()
             if not handle.ready:
                 handle.start()
-            base_version = base.version if base is not None else -1
-            reply = handle.apply(keys=[key], args=apply_args(change, self.clock(), base_version))
+            args = apply_args(change, self.clock(), base_version)
+            reply = handle.run(APPLY, handle.apply_sha, key, args)
             if reply is None:
                 return None
             if change.set_user and change.user_id is not None:
                 handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
             if self.wait_replicas:
                 self._replicated(handle.client)
+        except REDIS_ERRORS as exc:
+            raise translated(exc) from exc
+        except UnicodeDecodeError as exc:
+            raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
         if len(reply) > 1 or base is None:
             return record_from_hash(key_hash, pairs(reply))
         # Our base was current: the merge is the change applied to it.
