@@ -257,3 +257,50 @@ def test_a_flat_body_whose_sizes_do_not_add_up_does_not_open(clock: FakeClock, t
     store = config(clock).store
     assert isinstance(store, CookieStore)
     assert store.for_config(SessionConfig(store=store, secret_key=SECRET)).decode(value) is None
+
+
+@pytest.mark.parametrize("user_id", ["u-42", "\ud800 lone surrogate", None])
+def test_the_sealed_head_opens_with_or_without_the_fast_codec(
+    monkeypatch: pytest.MonkeyPatch, user_id: str | None
+) -> None:
+    # The head line (key, times, version, names) is written by msgspec when the
+    # speedups extra is installed and by json otherwise (or for a lone
+    # surrogate msgspec refuses): a cookie sealed one way opens the other way.
+    pytest.importorskip("msgspec")
+    from sessionary import _serialization
+    from sessionary.stores.base import SessionRecord
+
+    store = CookieStore(secret_key=SECRET)
+    record = SessionRecord(
+        key_hash="",
+        data={"cart": "[1,2]", "note": '"caf\\u00e9\\n"'},
+        created=1_700_000_000.123456,
+        last_seen=1_700_000_005.5,
+        expires=4_000_000_000.25,
+        user_id=user_id,
+        version=7,
+        meta={"ua": "Mözilla/5.0\n", "ip": "::1", "exp": 0},
+    )
+    key = "k" * 32
+    fast = store.encode(key, record)
+    monkeypatch.setattr(_serialization, "_fast_encode", None)
+    monkeypatch.setattr(_serialization, "_fast_decode", None)
+    plain = store.encode(key, record)
+    opened_by_json = [store.decode(fast), store.decode(plain)]
+    monkeypatch.undo()
+    opened_by_msgspec = [store.decode(fast), store.decode(plain)]
+    for opened in opened_by_json + opened_by_msgspec:
+        assert opened is not None
+        sid, got = opened
+        assert sid == key
+        assert (got.data, got.meta, got.user_id, got.version) == (
+            record.data,
+            record.meta,
+            user_id,
+            7,
+        )
+        assert (got.created, got.last_seen, got.expires) == (
+            record.created,
+            record.last_seen,
+            record.expires,
+        )
