@@ -41,6 +41,8 @@ RULES = [
     (r"\bAsync(?=[A-Z])", "Sync"),
     (r"\b_async\b", "_sync"),
     (r"\basynccontextmanager\b", "contextmanager"),
+    (r"\banext\(", "next("),
+    (r"\.__aiter__\(\)", ".__iter__()"),
     # The language.
     (r"\basync (def|with|for)\b", r"\1"),
     (r"\bawait ", ""),

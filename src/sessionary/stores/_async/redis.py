@@ -17,6 +17,7 @@ from .._loops import AsyncPerLoop
 from .._redis import (
     APPLY,
     SAVE,
+    AsyncCommandDeadline,
     apply_args,
     pairs,
     record_from_hash,
@@ -27,13 +28,16 @@ from .._redis import (
 )
 from ..base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
 
-REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
+# TimeoutError (the builtin): the operation's deadline passed (AsyncCommandDeadline).
+REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, TimeoutError)
 
 
 def translated(exc: Exception) -> Exception:
     """redis-py's error (one of ``REDIS_ERRORS``) as sessionary's."""
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return StoreUnavailable(f"redis unavailable: {exc}")
+    if isinstance(exc, TimeoutError):
+        return StoreUnavailable("redis unavailable: no answer within the store's timeout")
     if isinstance(exc, redis.exceptions.RedisClusterException):
         # Not a RedisError: no reachable node, or a slot no master covers
         # (mid-failover). Both are the cluster being unavailable.
@@ -99,7 +103,8 @@ class AsyncRedisBackend:
         self.target = target
         self.prefix: str = target["prefix"]
         self.clock = clock
-        self.options = options
+        self.deadline = AsyncCommandDeadline(options)
+        self.options = self.deadline.client_options(options)
         self.wait_replicas: int = target["wait_replicas"]
         # WAIT returns before the command's own timeout would cut it off.
         self.wait_ms = max(1, int((options.get("socket_timeout") or 2.0) * 500))
@@ -139,10 +144,11 @@ class AsyncRedisBackend:
 
     async def load(self, key_hash: str) -> SessionRecord | None:
         try:
-            handle = self.handle()
-            if not handle.ready:
-                await handle.start()
-            fields = await handle.client.hgetall(record_key(self.prefix, key_hash))
+            async with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    await handle.start()
+                fields = await handle.client.hgetall(record_key(self.prefix, key_hash))
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
@@ -156,16 +162,17 @@ class AsyncRedisBackend:
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
         key = record_key(self.prefix, record.key_hash)
         try:
-            handle = self.handle()
-            if not handle.ready:
-                await handle.start()
-            args = save_args(record, must_create, self.clock())
-            if not await handle.run(SAVE, handle.save_sha, key, args):
-                raise SessionKeyExists("session key already exists")
-            if record.user_id is not None:
-                await handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
-            if self.wait_replicas:
-                await self._replicated(handle.client)
+            async with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    await handle.start()
+                args = save_args(record, must_create, self.clock())
+                if not await handle.run(SAVE, handle.save_sha, key, args):
+                    raise SessionKeyExists("session key already exists")
+                if record.user_id is not None:
+                    await handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
+                if self.wait_replicas:
+                    await self._replicated(handle.client)
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
 
@@ -175,17 +182,18 @@ class AsyncRedisBackend:
         key = record_key(self.prefix, key_hash)
         base_version = base.version if base is not None else -1
         try:
-            handle = self.handle()
-            if not handle.ready:
-                await handle.start()
-            args = apply_args(change, self.clock(), base_version)
-            reply = await handle.run(APPLY, handle.apply_sha, key, args)
-            if reply is None:
-                return None
-            if change.set_user and change.user_id is not None:
-                await handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
-            if self.wait_replicas:
-                await self._replicated(handle.client)
+            async with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    await handle.start()
+                args = apply_args(change, self.clock(), base_version)
+                reply = await handle.run(APPLY, handle.apply_sha, key, args)
+                if reply is None:
+                    return None
+                if change.set_user and change.user_id is not None:
+                    await handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
+                if self.wait_replicas:
+                    await self._replicated(handle.client)
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
@@ -200,21 +208,22 @@ class AsyncRedisBackend:
     async def delete(self, key_hash: str) -> None:
         key = record_key(self.prefix, key_hash)
         with translate_errors():
-            handle = self.handle()
-            if not handle.ready:
-                await handle.start()
-            client = handle.client
-            user_id = await client.hget(key, "_u")
-            await client.delete(key)
-            if user_id is not None:
-                user = user_id.decode() if isinstance(user_id, bytes) else user_id
-                await client.srem(user_key(self.prefix, user), key_hash)
-            if self.target["kind"] != "cluster":
-                # Every process closes the session's live sockets (``_revocation``);
-                # a cluster's are polled instead.
-                await client.publish(revoked_channel(self.prefix), key_hash)
-            if self.wait_replicas:
-                await self._replicated(client)
+            async with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    await handle.start()
+                client = handle.client
+                user_id = await client.hget(key, "_u")
+                await client.delete(key)
+                if user_id is not None:
+                    user = user_id.decode() if isinstance(user_id, bytes) else user_id
+                    await client.srem(user_key(self.prefix, user), key_hash)
+                if self.target["kind"] != "cluster":
+                    # Every process closes the session's live sockets (``_revocation``);
+                    # a cluster's are polled instead.
+                    await client.publish(revoked_channel(self.prefix), key_hash)
+                if self.wait_replicas:
+                    await self._replicated(client)
 
     async def _replicated(self, client: Any) -> None:
         """The writes so far reached ``wait_replicas`` replicas, or StoreUnavailable.
@@ -237,10 +246,11 @@ class AsyncRedisBackend:
         return await self.load(key_hash) is not None
 
     async def _members(self, user_id: str) -> list[str]:
-        handle = self.handle()
-        if not handle.ready:
-            await handle.start()
-        members = await handle.client.smembers(user_key(self.prefix, user_id))
+        async with self.deadline():
+            handle = self.handle()
+            if not handle.ready:
+                await handle.start()
+            members = await handle.client.smembers(user_key(self.prefix, user_id))
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     async def sessions_for(self, user_id: str) -> list[SessionInfo]:
@@ -249,7 +259,8 @@ class AsyncRedisBackend:
             for key_hash in await self._members(user_id):
                 record = await self.load(key_hash)
                 if record is None or record.user_id != user_id:
-                    await self.client().srem(user_key(self.prefix, user_id), key_hash)
+                    async with self.deadline():
+                        await self.client().srem(user_key(self.prefix, user_id), key_hash)
                     continue
                 infos.append(SessionInfo.from_record(record))
         return sorted(infos, key=lambda info: info.created)
@@ -271,16 +282,27 @@ class AsyncRedisBackend:
         # index, pruned of members whose record is gone.
         pruned = 0
         with translate_errors():
-            handle = self.handle()
-            if not handle.ready:
-                await handle.start()
+            async with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    await handle.start()
             client = handle.client
-            async for index in client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size):
+            # However long the whole pass, each command has the deadline.
+            pages = client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size).__aiter__()
+            while True:
+                async with self.deadline():
+                    index = await anext(pages, None)
+                    members = [] if index is None else await client.smembers(index)
+                if index is None:
+                    break
                 name = index.decode() if isinstance(index, bytes) else index
-                for key_hash in await client.smembers(name):
+                for key_hash in members:
                     member = key_hash.decode() if isinstance(key_hash, bytes) else key_hash
-                    if not await client.exists(record_key(self.prefix, member)):
-                        await client.srem(name, member)
+                    async with self.deadline():
+                        gone = not await client.exists(record_key(self.prefix, member))
+                        if gone:
+                            await client.srem(name, member)
+                    if gone:
                         pruned += 1
                         if progress is not None and pruned % batch_size == 0:
                             progress(pruned)

@@ -17,6 +17,7 @@ from .._loops import SyncPerLoop
 from .._redis import (
     APPLY,
     SAVE,
+    SyncCommandDeadline,
     apply_args,
     pairs,
     record_from_hash,
@@ -27,13 +28,16 @@ from .._redis import (
 )
 from ..base import ALL, ALL_BUT_CURRENT, Change, Progress, SessionInfo, SessionRecord, apply_change
 
-REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
+# TimeoutError (the builtin): the operation's deadline passed (SyncCommandDeadline).
+REDIS_ERRORS = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, TimeoutError)
 
 
 def translated(exc: Exception) -> Exception:
     """redis-py's error (one of ``REDIS_ERRORS``) as sessionary's."""
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return StoreUnavailable(f"redis unavailable: {exc}")
+    if isinstance(exc, TimeoutError):
+        return StoreUnavailable("redis unavailable: no answer within the store's timeout")
     if isinstance(exc, redis.exceptions.RedisClusterException):
         # Not a RedisError: no reachable node, or a slot no master covers
         # (mid-failover). Both are the cluster being unavailable.
@@ -99,7 +103,8 @@ class SyncRedisBackend:
         self.target = target
         self.prefix: str = target["prefix"]
         self.clock = clock
-        self.options = options
+        self.deadline = SyncCommandDeadline(options)
+        self.options = self.deadline.client_options(options)
         self.wait_replicas: int = target["wait_replicas"]
         # WAIT returns before the command's own timeout would cut it off.
         self.wait_ms = max(1, int((options.get("socket_timeout") or 2.0) * 500))
@@ -139,10 +144,11 @@ class SyncRedisBackend:
 
     def load(self, key_hash: str) -> SessionRecord | None:
         try:
-            handle = self.handle()
-            if not handle.ready:
-                handle.start()
-            fields = handle.client.hgetall(record_key(self.prefix, key_hash))
+            with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    handle.start()
+                fields = handle.client.hgetall(record_key(self.prefix, key_hash))
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
@@ -156,16 +162,17 @@ class SyncRedisBackend:
     def save(self, record: SessionRecord, *, must_create: bool) -> None:
         key = record_key(self.prefix, record.key_hash)
         try:
-            handle = self.handle()
-            if not handle.ready:
-                handle.start()
-            args = save_args(record, must_create, self.clock())
-            if not handle.run(SAVE, handle.save_sha, key, args):
-                raise SessionKeyExists("session key already exists")
-            if record.user_id is not None:
-                handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
-            if self.wait_replicas:
-                self._replicated(handle.client)
+            with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    handle.start()
+                args = save_args(record, must_create, self.clock())
+                if not handle.run(SAVE, handle.save_sha, key, args):
+                    raise SessionKeyExists("session key already exists")
+                if record.user_id is not None:
+                    handle.client.sadd(user_key(self.prefix, record.user_id), record.key_hash)
+                if self.wait_replicas:
+                    self._replicated(handle.client)
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
 
@@ -175,17 +182,18 @@ class SyncRedisBackend:
         key = record_key(self.prefix, key_hash)
         base_version = base.version if base is not None else -1
         try:
-            handle = self.handle()
-            if not handle.ready:
-                handle.start()
-            args = apply_args(change, self.clock(), base_version)
-            reply = handle.run(APPLY, handle.apply_sha, key, args)
-            if reply is None:
-                return None
-            if change.set_user and change.user_id is not None:
-                handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
-            if self.wait_replicas:
-                self._replicated(handle.client)
+            with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    handle.start()
+                args = apply_args(change, self.clock(), base_version)
+                reply = handle.run(APPLY, handle.apply_sha, key, args)
+                if reply is None:
+                    return None
+                if change.set_user and change.user_id is not None:
+                    handle.client.sadd(user_key(self.prefix, change.user_id), key_hash)
+                if self.wait_replicas:
+                    self._replicated(handle.client)
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
@@ -199,7 +207,7 @@ class SyncRedisBackend:
 
     def delete(self, key_hash: str) -> None:
         key = record_key(self.prefix, key_hash)
-        with translate_errors():
+        with translate_errors(), self.deadline():
             handle = self.handle()
             if not handle.ready:
                 handle.start()
@@ -237,10 +245,11 @@ class SyncRedisBackend:
         return self.load(key_hash) is not None
 
     def _members(self, user_id: str) -> list[str]:
-        handle = self.handle()
-        if not handle.ready:
-            handle.start()
-        members = handle.client.smembers(user_key(self.prefix, user_id))
+        with self.deadline():
+            handle = self.handle()
+            if not handle.ready:
+                handle.start()
+            members = handle.client.smembers(user_key(self.prefix, user_id))
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     def sessions_for(self, user_id: str) -> list[SessionInfo]:
@@ -249,7 +258,8 @@ class SyncRedisBackend:
             for key_hash in self._members(user_id):
                 record = self.load(key_hash)
                 if record is None or record.user_id != user_id:
-                    self.client().srem(user_key(self.prefix, user_id), key_hash)
+                    with self.deadline():
+                        self.client().srem(user_key(self.prefix, user_id), key_hash)
                     continue
                 infos.append(SessionInfo.from_record(record))
         return sorted(infos, key=lambda info: info.created)
@@ -271,16 +281,27 @@ class SyncRedisBackend:
         # index, pruned of members whose record is gone.
         pruned = 0
         with translate_errors():
-            handle = self.handle()
-            if not handle.ready:
-                handle.start()
+            with self.deadline():
+                handle = self.handle()
+                if not handle.ready:
+                    handle.start()
             client = handle.client
-            for index in client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size):
+            # However long the whole pass, each command has the deadline.
+            pages = client.scan_iter(match=user_key(self.prefix, "*"), count=batch_size).__iter__()
+            while True:
+                with self.deadline():
+                    index = next(pages, None)
+                    members = [] if index is None else client.smembers(index)
+                if index is None:
+                    break
                 name = index.decode() if isinstance(index, bytes) else index
-                for key_hash in client.smembers(name):
+                for key_hash in members:
                     member = key_hash.decode() if isinstance(key_hash, bytes) else key_hash
-                    if not client.exists(record_key(self.prefix, member)):
-                        client.srem(name, member)
+                    with self.deadline():
+                        gone = not client.exists(record_key(self.prefix, member))
+                        if gone:
+                            client.srem(name, member)
+                    if gone:
                         pruned += 1
                         if progress is not None and pruned % batch_size == 0:
                             progress(pruned)
