@@ -115,18 +115,27 @@ def redis_cluster() -> str:
              "--cluster-replicas", "0", "--cluster-yes"],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
-        for _ in range(100):
-            info = subprocess.run(
-                [cli, "-p", str(ports[0]), "cluster", "info"],
-                capture_output=True, text=True, timeout=5,
-            )  # fmt: skip
-            if "cluster_state:ok" in info.stdout:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the Redis Cluster did not reach cluster_state:ok")
+        _await_redis_state(
+            cli, ports[0], ("cluster", "info"), "cluster_state:ok",
+            "the Redis Cluster did not reach cluster_state:ok",
+        )  # fmt: skip
         PORTS["cluster"] = ports
     return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in PORTS["cluster"])
+
+
+def _await_redis_state(
+    cli: str, port: int, command: tuple[str, ...], state: str, failure: str
+) -> None:
+    """Poll ``redis-cli -p port command`` (for up to 10 s) until its output shows ``state``."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = subprocess.run(
+            [cli, "-p", str(port), *command], capture_output=True, text=True, timeout=5, check=False
+        )
+        if state in info.stdout:
+            return
+        time.sleep(0.05)
+    pytest.fail(failure)
 
 
 def redis_sentinel() -> str:
@@ -158,17 +167,10 @@ def redis_with_replica() -> tuple[int, int]:
         _spawn(server, "--port", str(replica), *common, "--dir", _tmpdir(),
                "--replicaof", "127.0.0.1", str(master))  # fmt: skip
         _wait(replica)
-        cli = _need("redis-cli")
-        for _ in range(200):
-            info = subprocess.run(
-                [cli, "-p", str(replica), "info", "replication"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if "master_link_status:up" in info.stdout:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the Redis replica did not reach its master")
+        _await_redis_state(
+            _need("redis-cli"), replica, ("info", "replication"), "master_link_status:up",
+            "the Redis replica did not reach its master",
+        )  # fmt: skip
         PORTS["replica"] = [master, replica]
     master, replica = PORTS["replica"]
     return master, replica
