@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,24 +66,97 @@ sentinel_class: Any = Sentinel
 CLUSTER_LOADS_LAZILY = hasattr(RedisCluster, "initialize")
 
 
-class Handle:
-    """A client with its scripts' digests (and, for Sentinel, the sentinels' clients)."""
+_LANES: weakref.WeakSet[Lane] = weakref.WeakSet()
 
-    def __init__(self, client: Any, sentinels: list[Any], *, ready: bool = True) -> None:
+
+class Lane:
+    """A single server's hot commands (load, apply, save) on connections kept out of the pool.
+
+    redis-py 8 takes a connection from its pool and gives it back around every
+    command, recording pool metrics both ways, and wraps the command in its
+    retry and observability layers: per request (one HGETALL, one EVALSHA)
+    about 200k of the 950k instructions a WSGI request costs (callgrind). A
+    lane takes connections from the client's pool only to grow, and keeps
+    the idle ones in a stack of its own: a command pops one, runs on it and
+    pushes it back (both single operations on a list, safe across threads).
+    The connections stay checked out of the pool, which still makes them
+    (``max_connections``), and closes them all with the client.
+
+    What the bypassed layers did is kept: a connection that fails mid-command
+    disconnects itself (redis-py's connection does so on any error, a
+    cancellation included) and reconnects on its next use; the
+    ``health_check_interval`` PING still runs before a command on a
+    connection idle that long; and one command that finds an idle connection
+    closed by the server (a restart, an idle timeout) runs once more on a new
+    one, as redis-py's retry would. A timeout is not retried (the deadline
+    is spent). A forked child forgets its parent's connections.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.pool = client.connection_pool
+        self.idle: list[Any] = []
+        _LANES.add(self)
+
+    async def command(self, *args: Any) -> Any:
+        idle = self.idle
+        try:
+            connection = idle.pop()
+        except IndexError:
+            connection = await self.pool.get_connection()
+            fresh = True
+        else:
+            fresh = False
+        try:
+            try:
+                await connection.send_command(*args)
+                return await connection.read_response()
+            except redis.exceptions.ConnectionError:
+                if fresh:
+                    raise
+                # Closed while idle: the connection reconnects, once.
+                await connection.send_command(*args)
+                return await connection.read_response()
+        finally:
+            idle.append(connection)
+
+    def forget(self) -> None:
+        self.idle = []
+
+
+def _forget_lanes() -> None:
+    for lane in list(_LANES):
+        lane.forget()
+
+
+os.register_at_fork(after_in_child=_forget_lanes)
+
+
+class Handle:
+    """A client with its scripts' digests (and, for Sentinel, the sentinels' clients).
+
+    A single server's hot commands run on a :class:`Lane`; a cluster's and a
+    Sentinel-managed master's through the client (redirection, failover).
+    """
+
+    def __init__(
+        self, client: Any, sentinels: list[Any], *, ready: bool = True, lane: bool = False
+    ) -> None:
         self.client = client
         self.save_sha = client.register_script(SAVE).sha
         self.apply_sha = client.register_script(APPLY).sha
         self.sentinels = sentinels
         self.ready = ready
+        self.lane = Lane(client) if lane else None
+        self.command = client.execute_command if self.lane is None else self.lane.command
 
     async def run(self, script: str, sha: str, key: str, args: list[Any]) -> Any:
         """Run ``script`` on ``key`` by its digest (one round trip), loading it
         first when the server does not know it (a restart, a SCRIPT FLUSH)."""
         try:
-            return await self.client.execute_command("EVALSHA", sha, 1, key, *args)
+            return await self.command("EVALSHA", sha, 1, key, *args)
         except redis.exceptions.NoScriptError:
             await self.client.script_load(script)
-            return await self.client.execute_command("EVALSHA", sha, 1, key, *args)
+            return await self.command("EVALSHA", sha, 1, key, *args)
 
     async def start(self) -> None:
         """Load the cluster client's node table, before its first command.
@@ -129,7 +204,12 @@ class AsyncRedisBackend:
             )
             client = sentinel.master_for(target["service"], db=target["db"])
             sentinels = list(sentinel.sentinels)
-        return Handle(client, sentinels, ready=not (cluster and CLUSTER_LOADS_LAZILY))
+        return Handle(
+            client,
+            sentinels,
+            ready=not (cluster and CLUSTER_LOADS_LAZILY),
+            lane=target["kind"] == "single",
+        )
 
     async def _disconnect(self, handle: Handle) -> None:
         await handle.client.aclose()
@@ -148,7 +228,7 @@ class AsyncRedisBackend:
                 handle = self.handle()
                 if not handle.ready:
                     await handle.start()
-                fields = await handle.client.hgetall(record_key(self.prefix, key_hash))
+                fields = await handle.command("HGETALL", record_key(self.prefix, key_hash))
         except REDIS_ERRORS as exc:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
@@ -156,7 +236,8 @@ class AsyncRedisBackend:
             raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
         if not fields:
             return None
-        record = record_from_hash(key_hash, fields)
+        # The reply is a map on RESP3; RESP2 (``?protocol=2``) flattens it.
+        record = record_from_hash(key_hash, fields if isinstance(fields, dict) else pairs(fields))
         return record if record.is_live(self.clock()) else None
 
     async def save(self, record: SessionRecord, *, must_create: bool) -> None:
