@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aiomcache
-from pymemcache.client.base import PooledClient
+from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheError
 
 from ..exceptions import StoreError, StoreUnavailable
@@ -46,23 +46,40 @@ def translate_errors() -> Iterator[None]:
 
 
 class SyncMemcachedDriver:
-    """pymemcache: a pooled client per server; ``timeout`` bounds connecting and each command."""
+    """pymemcache: plain clients per server, one per concurrent command;
+    ``timeout`` bounds connecting and each command.
+
+    pymemcache's ``PooledClient`` wraps every command in its pool's lock and
+    context managers (18 Python calls of a ``gets``'s 58). The driver keeps
+    each server's idle clients in a list instead: a command pops one (a new
+    one when none is idle), runs and pushes it back, both single operations
+    on a list, safe across threads. A client that fails mid-command closes
+    its socket itself and reconnects on its next use.
+    """
 
     def __init__(self, router: Router, timeout: float) -> None:
         self.router = router
         self.timeout = timeout
-        self._clients: dict[str, Any] = {}
+        self._idle: dict[str, list[Any]] = {}
 
-    def _client(self, key: bytes) -> Any:
+    def _clients(self, key: bytes) -> list[Any]:
         name = self.router.node(key)
-        client = self._clients.get(name)
-        if client is None:
-            host, _, port = name.rpartition(":")
-            client = PooledClient(
-                (host, int(port)), connect_timeout=self.timeout, timeout=self.timeout
+        try:
+            return self._idle[name]
+        except KeyError:
+            return self._idle.setdefault(name, [])
+
+    def _take(self, idle: list[Any], key: bytes) -> Any:
+        try:
+            return idle.pop()
+        except IndexError:
+            host, _, port = self.router.node(key).rpartition(":")
+            return Client(
+                (host, int(port)),
+                connect_timeout=self.timeout,
+                timeout=self.timeout,
+                default_noreply=False,
             )
-            self._clients[name] = client
-        return client
 
     @contextmanager
     def operation(self) -> Iterator[None]:
@@ -70,29 +87,55 @@ class SyncMemcachedDriver:
             yield
 
     def gets(self, key: bytes) -> tuple[bytes | None, Any]:
-        value, token = self._client(key).gets(key)
+        idle = self._clients(key)
+        client = self._take(idle, key)
+        try:
+            value, token = client.gets(key)
+        finally:
+            idle.append(client)
         return value, token
 
     def add(self, key: bytes, value: bytes, expire: int) -> bool:
-        return bool(self._client(key).add(key, value, expire=expire, noreply=False))
+        idle = self._clients(key)
+        client = self._take(idle, key)
+        try:
+            return bool(client.add(key, value, expire=expire))
+        finally:
+            idle.append(client)
 
     def set(self, key: bytes, value: bytes, expire: int) -> None:
-        self._client(key).set(key, value, expire=expire, noreply=False)
+        idle = self._clients(key)
+        client = self._take(idle, key)
+        try:
+            client.set(key, value, expire=expire)
+        finally:
+            idle.append(client)
 
     def cas(self, key: bytes, value: bytes, expire: int, token: Any) -> bool | None:
-        stored = self._client(key).cas(key, value, token, expire=expire, noreply=False)
+        idle = self._clients(key)
+        client = self._take(idle, key)
+        try:
+            stored = client.cas(key, value, token, expire=expire)
+        finally:
+            idle.append(client)
         return None if stored is None else bool(stored)
 
     def delete(self, key: bytes) -> None:
-        self._client(key).delete(key, noreply=False)
+        idle = self._clients(key)
+        client = self._take(idle, key)
+        try:
+            client.delete(key)
+        finally:
+            idle.append(client)
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        idle, self._idle = self._idle, {}
+        for clients in idle.values():
+            for client in clients:
+                client.close()
 
 
 class _Client(aiomcache.Client):
