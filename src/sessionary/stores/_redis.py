@@ -58,7 +58,7 @@ class SyncCommandDeadline:
     """The blocking client bounds each read and write with its ``socket_timeout``."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        self.seconds: float | None = options.get("socket_timeout")
+        """Nothing to keep: the client is made with the timeouts in ``options``."""
 
     def client_options(self, options: dict[str, Any]) -> dict[str, Any]:
         return options
