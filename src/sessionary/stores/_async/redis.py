@@ -220,11 +220,12 @@ class AsyncRedisBackend:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
             raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
-        if len(reply) > 1 or base is None:
+        if isinstance(reply, list) or base is None:
             return record_from_hash(key_hash, pairs(reply))
-        # Our base was current: the merge is the change applied to it.
+        # Our base was current (the reply is the new version): the merge is
+        # the change applied to it.
         updated = apply_change(base, change)
-        updated.version = int(reply[0])
+        updated.version = reply
         return updated
 
     async def delete(self, key_hash: str) -> None:
