@@ -73,9 +73,10 @@ async def test_memcached_pool_spreads_keys_and_drivers_agree() -> None:
 
 
 def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> None:
-    """The apply script: one HGET is the existence check and the version read,
-    the new version, "_s" and "_e" ride on the first HSET (whose chunk is six
-    values shorter than the rest), and a stale base gets the whole merged hash back."""
+    """The apply script: PEXPIRE is the existence check and the TTL, HINCRBY
+    reads and bumps the version, "_s" and "_e" ride on the first HSET (whose
+    chunk is four values shorter than the rest), and a stale base gets the
+    whole merged hash back."""
     import time
 
     from sessionary.stores.base import Change, SessionRecord

