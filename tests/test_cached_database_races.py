@@ -20,7 +20,8 @@ from sessionary._keys import new_key
 from sessionary.exceptions import SessionDataError
 from sessionary.stores._cached import from_cache, usable
 from sessionary.stores.base import Change, SessionRecord, Store
-from sessionary.stores.cached_database import CachedDatabaseStore
+from sessionary.stores.cached_database import LEASE_SECONDS, CachedDatabaseStore
+from sessionary.stores.database import DatabaseStore
 from sessionary.stores.memory import MemoryStore
 
 from .conftest import FakeClock
@@ -490,3 +491,91 @@ async def test_a_write_passes_the_cached_copy_as_its_base(tmp_path: Path) -> Non
         final = await sqlite.load(key)
         assert final is not None
         assert (final.version, final.data) == (4, {"a": '"4"'})
+
+
+async def test_a_lease_whose_filler_is_gone_is_cleared_even_after_writes_landed_on_it(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with STORES["sqlite"](tmp_path) as database:
+        cache = MemoryStore()
+        store = CachedDatabaseStore(database, cache)
+        store.clock = clock
+        key = new_key()
+        await store.save(key, record(clock(), a="1"), must_create=True)
+        await cache.save(key, store.lease(), must_create=True)  # a reader that never fills
+        base = await database.load(key)
+        assert await store.apply(key, setting(clock(), "2"), base) is not None  # lands on it
+        clock.advance(LEASE_SECONDS - 1)
+        assert (await store.load(key) or record(0)).data == {"a": '"2"'}
+        assert await cache.load(key) is not None  # the lease may still be filled
+        clock.advance(2)
+        assert (await store.load(key) or record(0)).data == {"a": '"2"'}  # lapsed: expired
+        assert (await store.load(key) or record(0)).data == {"a": '"2"'}  # refilled
+        copy = await cache.load(key)
+        assert copy is not None
+        assert usable(copy)
+
+
+class QueuedSync(MemoryStore):
+    """A memory cache whose ``apply_sync`` calls wait, while ``holding``, for their turn."""
+
+    holding = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[threading.Event] = []
+        self.arrived = threading.Semaphore(0)
+
+    def next_held(self) -> threading.Event:
+        assert self.arrived.acquire(timeout=5)
+        return self.waiting[-1]
+
+    def apply_sync(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        if self.holding:
+            gate = threading.Event()
+            self.waiting.append(gate)
+            self.arrived.release()
+            assert gate.wait(10)
+        return super().apply_sync(key, change, base)
+
+
+def test_an_older_write_landing_last_is_not_served_sync(tmp_path: Path) -> None:
+    database = DatabaseStore(f"sqlite:///{tmp_path / 's.db'}")
+    database.migrate_sync()
+    cache = QueuedSync()
+    store = CachedDatabaseStore(database, cache)
+    key = new_key()
+    now = store.clock()
+    store.save_sync(key, record(now, a="1"), must_create=True)
+    loaded = store.load_sync(key)
+    cache.holding = True
+    results: list[SessionRecord | None] = []
+    older = threading.Thread(
+        target=lambda: results.append(store.apply_sync(key, setting(now, "A"), loaded))
+    )
+    older.start()
+    older_write = cache.next_held()
+    newer = threading.Thread(
+        target=lambda: results.append(store.apply_sync(key, setting(now, "B"), loaded))
+    )
+    newer.start()
+    newer_write = cache.next_held()
+    newer_write.set()
+    newer.join(10)
+    older_write.set()
+    older_expiry = cache.next_held()  # the older writer saw the newer mark
+    entry = cache.load_sync(key)
+    assert entry is not None
+    assert not usable(entry)
+    cache.holding = False
+    older_expiry.set()
+    older.join(10)
+    assert [r.version if r else None for r in results] == [3, 2]
+    for _ in range(2):
+        again = store.load_sync(key)
+        assert again is not None
+        assert (again.version, again.data) == (3, {"a": '"B"'})
+    store.close()

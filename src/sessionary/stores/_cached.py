@@ -166,6 +166,11 @@ def usable(cached: SessionRecord) -> bool:
     return held is not None and held >= max(marks)
 
 
+def lapsed(cached: SessionRecord, now: float) -> bool:
+    """Whether ``cached`` is a lease older than a fill may take (its filler is gone)."""
+    return LEASE in cached.meta and cached.created + LEASE_SECONDS < now
+
+
 def newest_mark(cached: SessionRecord) -> int | None:
     marks = _marks(cached.meta)
     return max(marks) if marks else None

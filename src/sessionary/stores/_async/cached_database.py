@@ -14,6 +14,7 @@ from .._cached import (
     expiry_change,
     fill_change,
     from_cache,
+    lapsed,
     logger,
     newest_mark,
     settled,
@@ -71,10 +72,10 @@ class AsyncCachedDatabase(CachedBase):
         if cached is not None:
             if usable(cached):
                 return from_cache(cached)
-            newest = newest_mark(cached)
-            if newest is not None and LEASE not in cached.meta:
-                # An older write landed last and its writer could not expire it.
-                await self._expire(key, newest)
+            if LEASE not in cached.meta or lapsed(cached, self.clock()):
+                # An older write landed last and its writer could not expire it,
+                # or a lease whose filler is gone (writes landing on it keep it).
+                await self._expire(key, newest_mark(cached))
         leased = False
         if cached is None:
             with best_effort():
