@@ -69,30 +69,133 @@ class CachedBase(Store):
         return SessionRecord("", {}, now, now, now + LEASE_SECONDS, meta={LEASE: True})
 
 
-def fill_change(record: SessionRecord, cache_until: float) -> Change:
-    """The change that turns a lease into ``record`` (and does nothing if the lease is gone).
+_MARK = "cache:v"
+"""A cache entry's meta name ``cache:v<version>`` records that the database
+record of that version was written into the entry (see ``cached_database``)."""
+_SWEEP = 16
+"""How many older version marks a write removes at most (those it replaces)."""
 
-    The cached copy expires at ``cache_until`` or with the session, whichever is first.
+
+def _mark(version: int) -> str:
+    return f"{_MARK}{version}"
+
+
+def _marks(meta: dict[str, object]) -> list[int]:
+    marks = []
+    for name in meta:
+        if name.startswith(_MARK):
+            with contextlib.suppress(ValueError):
+                marks.append(int(name[len(_MARK) :]))
+    return marks
+
+
+def _held_version(meta: dict[str, object]) -> int | None:
+    held = meta.get(_HELD)
+    if not isinstance(held, list) or len(held) != 4:
+        return None
+    try:
+        return int(held[2])
+    except (TypeError, ValueError):
+        return None
+
+
+def write_change(
+    record: SessionRecord,
+    cache_until: float,
+    *,
+    fill: bool = False,
+    dropped: tuple[str, ...] = (),
+    replaces: int | None = None,
+) -> Change:
+    """The change that turns a cache entry into ``record``, marked with its version.
+
+    It writes nothing where the entry is gone (an ``apply`` never creates).
+    A fill (``fill``) also ends the lease it lands on; a write leaves a lease
+    in place, for its filler to settle. ``dropped`` are the meta names the
+    write removed, ``replaces`` the version it was based on: the marks from
+    that version up to its own are cleared, since its own supersedes them.
+    The cached copy expires at ``cache_until`` or with the session, whichever
+    is first.
     """
+    version = record.version
+    meta: dict[str, object] = {**record.meta, **dict.fromkeys(dropped)}
+    if replaces is not None:
+        meta.update(dict.fromkeys(map(_mark, range(max(replaces, version - _SWEEP), version))))
+    meta[_mark(version)] = True
+    meta[_HELD] = [record.created, record.user_id, record.version, record.expires]
+    if fill:
+        meta[LEASE] = None
     return Change(
         set=dict(record.data),
         delete=frozenset(),
         last_seen=record.last_seen,
         expires=min(record.expires, cache_until),
         clear=True,
-        meta={
-            **record.meta,
-            LEASE: None,
-            _HELD: [record.created, record.user_id, record.version, record.expires],
-        },
+        meta=meta,
     )
+
+
+def fill_change(record: SessionRecord, cache_until: float) -> Change:
+    """The change that turns a lease into ``record`` (and does nothing if the lease is gone)."""
+    return write_change(record, cache_until, fill=True)
+
+
+def expiry_change(now: float, version: int | None = None) -> Change:
+    """The change that evicts an entry: empty, expired at once, and a lease.
+
+    One ``apply``, where the cache store's ``delete`` may also update indexes
+    and announce a revocation. A write landing on it before the entry is
+    gone keeps it a lease (served by no one); ``version``, the version whose
+    write evicts, marks it so that an older fill landing on it is refused too.
+    """
+    meta: dict[str, object] = {LEASE: True}
+    if version is not None:
+        meta[_mark(version)] = True
+    return Change(set={}, delete=frozenset(), last_seen=now, expires=now, clear=True, meta=meta)
+
+
+def usable(cached: SessionRecord) -> bool:
+    """Whether a cache entry may be served: not a lease, and written by the newest
+    version marked in it (an older write that landed last is not served)."""
+    if LEASE in cached.meta:
+        return False
+    marks = _marks(cached.meta)
+    if not marks:
+        return True  # written by an earlier version of this store, which marked nothing
+    held = _held_version(cached.meta)
+    return held is not None and held >= max(marks)
+
+
+def lapsed(cached: SessionRecord, now: float) -> bool:
+    """Whether ``cached`` is a lease older than a fill may take (its filler is gone)."""
+    return LEASE in cached.meta and cached.created + LEASE_SECONDS < now
+
+
+def newest_mark(cached: SessionRecord) -> int | None:
+    marks = _marks(cached.meta)
+    return max(marks) if marks else None
+
+
+def settled(written: SessionRecord, record: SessionRecord) -> bool:
+    """Whether the entry ``written`` (an ``apply``'s result) holds exactly ``record``.
+
+    A lease holds nothing yet (its filler settles it). Otherwise no newer
+    version may have been marked, and the entry's meta names must be the
+    record's (one the database dropped may linger where an older copy was).
+    """
+    if LEASE in written.meta:
+        return True
+    if max(_marks(written.meta), default=record.version) != record.version:
+        return False
+    names = {name for name in written.meta if not name.startswith("cache:")}
+    return names == record.meta.keys()
 
 
 def from_cache(cached: SessionRecord) -> SessionRecord:
     held = cached.meta.get(_HELD)
     if not isinstance(held, list) or len(held) != 4:
         return cached  # written whole by an earlier version: already exact
-    meta = {name: value for name, value in cached.meta.items() if name != _HELD}
+    meta = {name: value for name, value in cached.meta.items() if not name.startswith("cache:")}
     created, user_id, version, expires = held
     return SessionRecord(
         key_hash=cached.key_hash,

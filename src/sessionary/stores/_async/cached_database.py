@@ -1,13 +1,26 @@
 """``CachedDatabaseStore``'s operations, async (source of the generated sync twin).
 
-The protocol (leases, fills by compare-and-set, writes that evict) is told in
+The protocol (leases, fills by compare-and-set, version-marked write-through) is told in
 ``..cached_database``.
 """
 
 from __future__ import annotations
 
-from ...exceptions import SessionKeyExists
-from .._cached import LEASE, CachedBase, best_effort, fill_change, from_cache
+from ...exceptions import SessionDataError, SessionKeyExists, StoreError, StoreUnavailable
+from .._cached import (
+    LEASE,
+    CachedBase,
+    best_effort,
+    expiry_change,
+    fill_change,
+    from_cache,
+    lapsed,
+    logger,
+    newest_mark,
+    settled,
+    usable,
+    write_change,
+)
 from ..base import Change, Progress, SessionInfo, SessionRecord, check_session_id, check_target
 
 
@@ -27,7 +40,26 @@ class AsyncCachedDatabase(CachedBase):
                 await self.cache.delete(key)
             else:
                 change = fill_change(record, self.clock() + self.cache_seconds)
-                await self.cache.apply(key, change)
+                await self._put(key, record, change)
+
+    async def _put(self, key: str, record: SessionRecord, change: Change) -> None:
+        """Write ``record`` into the entry by ``change``; expire the entry if it lost a
+        race, or if the cache refused the record (one that is down is not asked twice)."""
+        try:
+            written = await self.cache.apply(key, change)
+        except StoreUnavailable as exc:
+            logger.warning("session cache unavailable, using the database: %s", exc)
+            return
+        except (StoreError, SessionDataError) as exc:
+            logger.warning("session cache refused a record, evicting the older copy: %s", exc)
+            await self._expire(key, record.version)
+            return
+        if written is not None and not settled(written, record):
+            await self._expire(key, record.version)
+
+    async def _expire(self, key: str, version: int | None) -> None:
+        with best_effort():
+            await self.cache.apply(key, expiry_change(self.clock(), version))
 
     async def _evict(self, key: str) -> None:
         with best_effort():
@@ -37,8 +69,13 @@ class AsyncCachedDatabase(CachedBase):
         cached = None
         with best_effort():
             cached = await self.cache.load(key)
-        if cached is not None and LEASE not in cached.meta:
-            return from_cache(cached)
+        if cached is not None:
+            if usable(cached):
+                return from_cache(cached)
+            if LEASE not in cached.meta or lapsed(cached, self.clock()):
+                # An older write landed last and its writer could not expire it,
+                # or a lease whose filler is gone (writes landing on it keep it).
+                await self._expire(key, newest_mark(cached))
         leased = False
         if cached is None:
             with best_effort():
@@ -50,15 +87,24 @@ class AsyncCachedDatabase(CachedBase):
 
     async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
         await self.database.save(key, record, must_create=must_create)
-        if not must_create:  # a fresh key has nothing cached
+        if not must_create:  # a fresh key has nothing cached; a whole record may lower the version
             await self._evict(key)
 
     async def apply(
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
-        # The cached copy may be behind: the database applies against its own row.
-        record = await self.database.apply(key, change, None)
-        await self._evict(key)
+        # ``base`` came from ``load``: the database's record, or the cache's
+        # exact copy of one of its versions; the database checks that version.
+        record = await self.database.apply(key, change, base)
+        if record is None or record.version <= (base.version if base is not None else 0):
+            await self._evict(key)  # gone, or a store whose versions do not grow: no copy
+            return record
+        dropped = tuple(name for name, value in change.meta.items() if value is None)
+        replaces = base.version if base is not None else record.version - 1
+        written = write_change(
+            record, self.clock() + self.cache_seconds, dropped=dropped, replaces=replaces
+        )
+        await self._put(key, record, written)
         return record
 
     async def delete(self, key: str) -> None:
