@@ -108,9 +108,18 @@ def test_redis_apply_merges_large_and_stale_changes_and_never_resurrects() -> No
     assert backend.load(base.key_hash) == second
     ttl = backend.client().pttl(f"{prefix}{base.key_hash}")
     assert 800_000 < ttl <= 900_000
+    # A clear drops all 1201 data fields (HDEL in chunks of 1000), keeping the record's own.
+    cleared = Change(
+        set={"c": '"3"'}, delete=frozenset(), last_seen=now + 3, expires=now + 900, clear=True
+    )
+    third = backend.apply(base.key_hash, cleared, second)
+    assert third is not None
+    assert third.version == 6
+    assert third.data == {"c": '"3"'}
+    assert backend.load(base.key_hash) == third
     # Gone is gone: the script refuses to write a deleted record back.
     backend.delete(base.key_hash)
-    assert backend.apply(base.key_hash, stale, second) is None
+    assert backend.apply(base.key_hash, stale, third) is None
     assert backend.client().exists(f"{prefix}{base.key_hash}") == 0
     store.close()
 

@@ -100,8 +100,12 @@ local ttl, clear, base, n, seen, expires =
 if redis.call("PEXPIRE", KEYS[1], ttl) == 0 then return false end
 local version = redis.call("HINCRBY", KEYS[1], "_v", 1)
 if clear == "1" then
+  local data = {}
   for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
-    if string.sub(field, 1, 2) == "d:" then redis.call("HDEL", KEYS[1], field) end
+    if string.sub(field, 1, 2) == "d:" then data[#data + 1] = field end
+  end
+  for j = 1, #data, 1000 do
+    redis.call("HDEL", KEYS[1], unpack(data, j, math.min(j + 999, #data)))
   end
 end
 local i = 2
