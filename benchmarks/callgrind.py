@@ -119,21 +119,26 @@ def _wsgi_requests(count: int) -> None:
         raise SystemExit("callgrind: the WSGI request set no session cookie")
 
 
-def _instructions(mode: str, count: int) -> int:
+def collected(module: str, args: list[str], what: str) -> int:
+    """Instructions ``python -m module *args`` executes, counted by callgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
-        raise SystemExit("callgrind: valgrind is missing (apt-get install valgrind)")
+        raise SystemExit(f"{module}: valgrind is missing (apt-get install valgrind)")
     env = dict(os.environ, PYTHONHASHSEED="0")
     command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "benchmarks.callgrind", "--child", mode, str(count)]
+    command += [sys.executable, "-m", module, *args]
     done = subprocess.run(
         command, cwd=HERE.parent, env=env, capture_output=True, text=True, check=False
     )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise SystemExit(f"callgrind: the {mode} run failed: {tail[0]}")
+        raise SystemExit(f"{module}: {what} failed: {tail[0]}")
     return int(found.group(1))
+
+
+def _instructions(mode: str, count: int) -> int:
+    return collected("benchmarks.callgrind", ["--child", mode, str(count)], f"the {mode} run")
 
 
 def measure() -> dict[str, int]:

@@ -22,20 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from .callgrind import collected
 from .registry import CASES, STORES, Spec
 
-HERE = Path(__file__).resolve().parent
 FEW, MANY = 30, 130
 SESSIONS, WARM_UP = 200, 20
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
 def _child(name: str, requests: int) -> None:
@@ -66,20 +62,7 @@ async def _maybe(value: Any) -> Any:
 
 
 def _instructions(name: str, requests: int) -> int:
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("instructions: valgrind is missing (apt-get install valgrind)")
-    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "benchmarks.instructions", "--child", name, str(requests)]
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    done = subprocess.run(
-        command, cwd=HERE.parent, env=env, capture_output=True, text=True, check=False
-    )
-    found = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise SystemExit(f"instructions: {name} failed: {tail[0]}")
-    return int(found.group(1))
+    return collected("benchmarks.instructions", ["--child", name, str(requests)], name)
 
 
 def per_request(name: str) -> int:
