@@ -269,8 +269,9 @@ class Store:
     ) -> SessionRecord | None:
         """Apply ``change`` atomically to the current record and return the result.
 
-        ``base`` is the record as loaded earlier in the request: stores use its
-        version for a one-round-trip fast path. Returns ``None``, writing
+        ``base`` is the record as loaded earlier in the request under ``key``:
+        stores use its version for a one-round-trip fast path, and may use
+        its key hash (blank in a record adopted from another key). Returns ``None``, writing
         nothing, when the record no longer exists (deleted or expired).
         """
         raise NotImplementedError
