@@ -120,15 +120,17 @@ def apply_change(record: SessionRecord, change: Change) -> SessionRecord:
                 meta.pop(name, None)
             else:
                 meta[name] = value
+    # In the fields' order, not by keyword: keyword arguments cost this
+    # eight-field constructor half as much again, on every write.
     return SessionRecord(
-        key_hash=record.key_hash,
-        data=data,
-        created=record.created,
-        last_seen=change.last_seen,
-        expires=change.expires,
-        user_id=change.user_id if change.set_user else record.user_id,
-        version=record.version + 1,
-        meta=meta,
+        record.key_hash,
+        data,
+        record.created,
+        change.last_seen,
+        change.expires,
+        change.user_id if change.set_user else record.user_id,
+        record.version + 1,
+        meta,
     )
 
 
