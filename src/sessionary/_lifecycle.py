@@ -78,9 +78,12 @@ class Opened:
     unavailable: Unavailable | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """What the response needs: headers to add, or a 503 in its place."""
+    """What the response needs: headers to add, or a 503 in its place.
+
+    A value, as the operations of ``_ops`` are, and not frozen for the same reason.
+    """
 
     headers: list[tuple[str, str]] = field(default_factory=list)
     unavailable: Unavailable | None = None

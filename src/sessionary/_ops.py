@@ -46,8 +46,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+# The operations are values: nothing changes one once made. They are not
+# frozen dataclasses all the same, as a frozen __init__ pays an
+# object.__setattr__ call per field, and every request makes three or four.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Load:
     """Read the live record for ``key``; ``report=False``: no event (a claim, not a session)."""
 
@@ -55,7 +59,7 @@ class Load:
     report: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Create:
     """Write ``record`` under a fresh ``key``; ``SessionKeyExists`` if it is taken.
 
@@ -67,7 +71,7 @@ class Create:
     report: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Apply:
     """Apply ``change`` atomically to the current record (``base``: as loaded).
 
@@ -81,7 +85,7 @@ class Apply:
     why: EventKind | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delete:
     """Delete the record for ``key``; ``why`` is the event reported on success.
 
@@ -93,7 +97,7 @@ class Delete:
     report: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Applied:
     """The result of an :class:`Apply` that found its record."""
 

@@ -645,13 +645,16 @@ class Session(dict[str, Any]):
         """
         if self._predecessor is not None and not (save and _rotation.rotates(self._config)):
             self._end_predecessor()
-        yield from self._delete_dead()
+        if self._dead_keys:
+            yield from self._delete_dead()
         if not save:
             return
-        self._collect_nested()
+        if self._watch or self._forced:
+            self._collect_nested()
         if not self.should_save:
             self._end_predecessor()
-            yield from self._delete_dead()
+            if self._dead_keys:
+                yield from self._delete_dead()
             return
         size = self.encoded_size()
         if size > (self._limit if self._limit >= 0 else self.size_limit):
@@ -776,7 +779,8 @@ class Session(dict[str, Any]):
         self._reset(key, record)
         # Keep decoded values and their watch marks: the app may read again.
         self._values = values
-        self._watch = {name: self._raw[name] for name in watch if name in self._raw}
+        if watch:
+            self._watch = {name: self._raw[name] for name in watch if name in self._raw}
         self._modified = False
         self._forced = False
         self._carried = carried

@@ -57,7 +57,9 @@ class MemoryStore(InlineAsync):
     def apply_sync(
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
-        digest = hash_key(key)
+        # A base loaded under ``key`` carries its hash: no second SHA-256 in a
+        # request. A record adopted from another key has a blank one.
+        digest = base.key_hash if base is not None and base.key_hash else hash_key(key)
         with self._lock:
             current = self._records.get(digest)
             if current is None or not current.is_live(self.clock()):
