@@ -183,3 +183,25 @@ def test_a_forked_child_opens_its_own_connection() -> None:
         assert _connection_id(connection) == parent
     finally:
         store.close()
+
+
+async def test_a_resp2_server_reply_is_read_the_same() -> None:
+    # The lane reads replies as the connection parses them: HGETALL is a map on
+    # RESP3 (redis-py's default) and a flat list on RESP2 (``?protocol=2``).
+    require_server("127.0.0.1", 6379, "Redis")
+    store = RedisStore(f"{URL}?protocol=2&prefix=lane{uuid.uuid4().hex[:8]}:")
+    config = SessionConfig(store=store, secret_key=SECRET)
+    try:
+        key = _cycle_sync(config, None, 0)
+        key = _cycle_sync(config, key, 1)
+        key = await _cycle_async(config, key, 2)
+        key = await _cycle_async(config, key, 3)
+        assert _connection_protocol(_sync_lane(store)) == 2
+    finally:
+        store.close()
+        await store.aclose()
+
+
+def _connection_protocol(lane: Lane) -> int:
+    (connection,) = lane.idle
+    return int(connection.protocol)
