@@ -132,9 +132,14 @@ class Session(dict[str, Any]):
         if self._raw or _dict_len(self):
             _dict_clear(self)
             _dict_update(self, self._raw)
-        self._meta: dict[str, Any] = dict(record.meta) if record is not None else {}
         self._values: dict[str, Any] = {}
         self._watch: dict[str, str] = {}
+        self._size = -1
+        self._forget_changes(record)
+
+    def _forget_changes(self, record: SessionRecord | None) -> None:
+        """Start a new change set over ``record`` (whose data this session holds)."""
+        self._meta: dict[str, Any] = dict(record.meta) if record is not None else {}
         self._set: dict[str, str] = {}
         self._deleted: set[str] = set()
         self._cleared = False
@@ -142,7 +147,6 @@ class Session(dict[str, Any]):
         # What a rotation carries to the new key: the record's creation time
         # (the absolute timeout counts from it) and its bound user.
         self._origin: tuple[float, str | None] | None = None
-        self._size = -1
 
     # -- state flags -----------------------------------------------------------
 
@@ -776,9 +780,16 @@ class Session(dict[str, Any]):
 
     def _after_commit(self, key: str, record: SessionRecord, carried: str) -> None:
         values, watch = self._values, self._watch
-        self._reset(key, record)
-        # Keep decoded values and their watch marks: the app may read again.
-        self._values = values
+        if record.data == self._raw:
+            # The store holds what this session holds (no change from elsewhere
+            # was merged in): keep the data and its mirror, not a copy of them.
+            self._key = key
+            self._record = record
+            self._forget_changes(record)
+        else:
+            self._reset(key, record)
+            # Keep decoded values and their watch marks: the app may read again.
+            self._values = values
         if watch:
             self._watch = {name: self._raw[name] for name in watch if name in self._raw}
         self._modified = False
