@@ -28,7 +28,29 @@ from .conftest import FakeClock
 from .store_registry import STORES
 
 
-class SlowWrites(Store):
+class Wrapping(Store):
+    """A store that hands each async operation to ``inner``; subclasses hook one in."""
+
+    def __init__(self, inner: Store) -> None:
+        super().__init__(clock=inner.clock)
+        self.inner = inner
+
+    async def load(self, key: str) -> SessionRecord | None:
+        return await self.inner.load(key)
+
+    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
+        await self.inner.save(key, record, must_create=must_create)
+
+    async def apply(
+        self, key: str, change: Change, base: SessionRecord | None = None
+    ) -> SessionRecord | None:
+        return await self.inner.apply(key, change, base)
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+
+
+class SlowWrites(Wrapping):
     """A cache store whose writes of session data wait: for a gate, or a random delay.
 
     With a gate, the first such write waits for it and later ones go through.
@@ -36,8 +58,7 @@ class SlowWrites(Store):
     """
 
     def __init__(self, inner: Store) -> None:
-        super().__init__(clock=inner.clock)
-        self.inner = inner
+        super().__init__(inner)
         self.gate: asyncio.Event | None = None
         self.sync_gate: threading.Event | None = None
         self.held = asyncio.Event()
@@ -57,9 +78,6 @@ class SlowWrites(Store):
             self.sync_held.set()
             assert self.sync_gate.wait(10)
 
-    async def load(self, key: str) -> SessionRecord | None:
-        return await self.inner.load(key)
-
     async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
         if record.data:
             await self._hold()
@@ -70,9 +88,6 @@ class SlowWrites(Store):
     ) -> SessionRecord | None:
         await self._hold()
         return await self.inner.apply(key, change, base)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
 
     def load_sync(self, key: str) -> SessionRecord | None:
         return self.inner.load_sync(key)
@@ -230,12 +245,11 @@ async def test_a_logout_the_cache_missed_is_served_no_longer_than_cache_seconds(
 # -- write-through: each race run step by step, in the racing order ------------------
 
 
-class Queued(Store):
+class Queued(Wrapping):
     """A cache store whose ``apply`` calls wait, while ``holding``, until released one by one."""
 
     def __init__(self, inner: Store) -> None:
-        super().__init__(clock=inner.clock)
-        self.inner = inner
+        super().__init__(inner)
         self.holding = False
         self.waiting: list[asyncio.Event] = []
         self.arrived = asyncio.Event()
@@ -246,12 +260,6 @@ class Queued(Store):
         self.arrived.clear()
         return self.waiting[-1]
 
-    async def load(self, key: str) -> SessionRecord | None:
-        return await self.inner.load(key)
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        await self.inner.save(key, record, must_create=must_create)
-
     async def apply(
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
@@ -261,9 +269,6 @@ class Queued(Store):
             self.arrived.set()
             await gate.wait()
         return await self.inner.apply(key, change, base)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
 
 
 @pytest.fixture(params=["memory", "redis", "memcached"])
@@ -453,28 +458,18 @@ async def test_a_write_the_cache_refuses_evicts_the_older_copy(
         assert again.data == {"a": '"big"'}
 
 
-class CountingBase(Store):
+class CountingBase(Wrapping):
     """A database store that remembers the ``base`` of each ``apply``."""
 
     def __init__(self, inner: Store) -> None:
-        super().__init__(clock=inner.clock)
-        self.inner = inner
+        super().__init__(inner)
         self.bases: list[SessionRecord | None] = []
-
-    async def load(self, key: str) -> SessionRecord | None:
-        return await self.inner.load(key)
-
-    async def save(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        await self.inner.save(key, record, must_create=must_create)
 
     async def apply(
         self, key: str, change: Change, base: SessionRecord | None = None
     ) -> SessionRecord | None:
         self.bases.append(base)
-        return await self.inner.apply(key, change, base)
-
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(key)
+        return await super().apply(key, change, base)
 
 
 async def test_a_write_passes_the_cached_copy_as_its_base(tmp_path: Path) -> None:
