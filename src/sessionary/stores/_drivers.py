@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import aiomcache
 from pymemcache.client.base import Client
@@ -33,6 +33,8 @@ from ._loops import AsyncPerLoop
 from ._memcached import Router
 
 __all__ = ["AsyncMemcachedDriver", "SyncMemcachedDriver"]
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -62,24 +64,26 @@ class SyncMemcachedDriver:
         self.timeout = timeout
         self._idle: dict[str, list[Any]] = {}
 
-    def _clients(self, key: bytes) -> list[Any]:
+    def _run(self, key: bytes, command: Callable[[Any], T]) -> T:
+        """``command(client)`` on an idle client of ``key``'s server (a new one if none is)."""
         name = self.router.node(key)
+        idle = self._idle.get(name)
+        if idle is None:
+            idle = self._idle.setdefault(name, [])
         try:
-            return self._idle[name]
-        except KeyError:
-            return self._idle.setdefault(name, [])
-
-    def _take(self, idle: list[Any], key: bytes) -> Any:
-        try:
-            return idle.pop()
+            client = idle.pop()
         except IndexError:
-            host, _, port = self.router.node(key).rpartition(":")
-            return Client(
+            host, _, port = name.rpartition(":")
+            client = Client(
                 (host, int(port)),
                 connect_timeout=self.timeout,
                 timeout=self.timeout,
                 default_noreply=False,
             )
+        try:
+            return command(client)
+        finally:
+            idle.append(client)
 
     @contextmanager
     def operation(self) -> Iterator[None]:
@@ -87,46 +91,21 @@ class SyncMemcachedDriver:
             yield
 
     def gets(self, key: bytes) -> tuple[bytes | None, Any]:
-        idle = self._clients(key)
-        client = self._take(idle, key)
-        try:
-            value, token = client.gets(key)
-        finally:
-            idle.append(client)
+        value, token = self._run(key, lambda client: client.gets(key))
         return value, token
 
     def add(self, key: bytes, value: bytes, expire: int) -> bool:
-        idle = self._clients(key)
-        client = self._take(idle, key)
-        try:
-            return bool(client.add(key, value, expire=expire))
-        finally:
-            idle.append(client)
+        return bool(self._run(key, lambda client: client.add(key, value, expire=expire)))
 
     def set(self, key: bytes, value: bytes, expire: int) -> None:
-        idle = self._clients(key)
-        client = self._take(idle, key)
-        try:
-            client.set(key, value, expire=expire)
-        finally:
-            idle.append(client)
+        self._run(key, lambda client: client.set(key, value, expire=expire))
 
     def cas(self, key: bytes, value: bytes, expire: int, token: Any) -> bool | None:
-        idle = self._clients(key)
-        client = self._take(idle, key)
-        try:
-            stored = client.cas(key, value, token, expire=expire)
-        finally:
-            idle.append(client)
+        stored = self._run(key, lambda client: client.cas(key, value, token, expire=expire))
         return None if stored is None else bool(stored)
 
     def delete(self, key: bytes) -> None:
-        idle = self._clients(key)
-        client = self._take(idle, key)
-        try:
-            client.delete(key)
-        finally:
-            idle.append(client)
+        self._run(key, lambda client: client.delete(key))
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
