@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessionary import (
     Session,
@@ -304,3 +306,77 @@ def test_the_sealed_head_opens_with_or_without_the_fast_codec(
             record.last_seen,
             record.expires,
         )
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _unb64_outcome(text: str) -> bytes | None:
+    from sessionary.stores import cookie
+
+    try:
+        return cookie._unb64(text)
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.binary(max_size=700),
+    text=st.text(alphabet=st.sampled_from([*_B64URL, "+", "/", "=", ".", " ", "é"]), max_size=24),
+)
+def test_base64url_is_the_same_with_or_without_pybase64(raw: bytes, text: str) -> None:
+    # The speedups extra's pybase64 and the binascii fallback write the same
+    # text and accept (or refuse) the same text: a cookie sealed under one
+    # opens under the other, and neither opens what the other refuses.
+    pytest.importorskip("pybase64")
+    from sessionary.stores import cookie
+
+    fast = (cookie._b64(raw), _unb64_outcome(text), _unb64_outcome(cookie._b64(raw)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cookie, "_fast_b64encode", None)
+        patch.setattr(cookie, "_fast_b64decode", None)
+        plain = (cookie._b64(raw), _unb64_outcome(text), _unb64_outcome(cookie._b64(raw)))
+    assert fast == plain
+    assert fast[0] == base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert fast[2] == raw
+
+
+def test_nonces_are_unique_across_threads() -> None:
+    # Drawn a block at a time from the OS and handed out one per seal: no
+    # two callers, whatever the threads, ever get the same one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sessionary.stores import cookie
+
+    def draw(_: int) -> list[bytes]:
+        return [cookie._nonce() for _ in range(3000)]
+
+    with ThreadPoolExecutor(8) as pool:
+        drawn = [nonce for batch in pool.map(draw, range(8)) for nonce in batch]
+    assert len(drawn) == 24000 == len(set(drawn))
+    assert {len(nonce) for nonce in drawn} == {12}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_reuses_its_parents_nonces() -> None:
+    from sessionary.stores import cookie
+
+    cookie._nonce()  # the parent now holds a block it has not used
+    pending = set(cookie._nonces)
+    assert pending
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        try:
+            os.write(write, b"".join(cookie._nonce() for _ in range(len(pending) + 1)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        got = pipe.read()
+    os.waitpid(pid, 0)
+    child = {got[at : at + 12] for at in range(0, len(got), 12)}
+    assert len(child) == len(pending) + 1
+    assert not child & pending
+    assert set(cookie._nonces) == pending  # the parent's own are still its own

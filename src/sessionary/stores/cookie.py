@@ -21,7 +21,9 @@ computed from the cap, the cookie name, the sealing overhead and a reserve for
 the record's own fields), raising :class:`~sessionary.SessionTooLarge`.
 
 There is nothing server-side: ``delete`` and ``clear_expired`` have nothing
-to do, and the per-user index is not available.
+to do, and the per-user index is not available. Nothing is kept under the
+key's hash either, so the records this store opens leave ``key_hash`` empty
+(hashing the key on every request served no reader).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import binascii
 import json
 import os
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -41,7 +44,7 @@ from ..cookies import MAX_COOKIE_BYTES, chunks_capacity
 from ..exceptions import BadSignature, ConfigurationError, MissingDependency, SessionTooLarge
 from ..signing import Signer, derive_key, matching_key
 from ._adapters import InlineAsync
-from .base import Change, Progress, SessionInfo, SessionRecord, apply_change, hash_key
+from .base import Change, Progress, SessionInfo, SessionRecord, apply_change
 
 if TYPE_CHECKING:
     from .._config import SessionConfig
@@ -90,20 +93,57 @@ def _legacy_key(secret: str, purpose: bytes) -> bytes:
     ).derive(secret.encode("utf-8"))
 
 
-# base64url without padding, straight on binascii (the base64 module's
-# urlsafe functions add two Python layers and a second translate).
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+# AES-GCM nonces, drawn from the OS a block at a time: one getrandom(2) per
+# _NONCE_BLOCK cookies sealed, not one per cookie (a system call costs more
+# than the sealing). A nonce must never repeat and need not be secret:
+# ``popleft`` hands each to exactly one caller whatever the threads, and a
+# forked child drops what it inherited, which its parent also holds.
+_NONCE_BLOCK = 64
+_nonces: deque[bytes] = deque()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_nonces.clear)
+
+
+def _nonce() -> bytes:
+    while True:
+        try:
+            return _nonces.popleft()
+        except IndexError:
+            block = os.urandom(_NONCE * _NONCE_BLOCK)
+            _nonces.extend(block[at : at + _NONCE] for at in range(0, len(block), _NONCE))
+
+
+# base64url without padding: pybase64 (the speedups extra: SIMD, and the
+# URL-safe alphabet in the same pass) when installed, else straight
+# on binascii (the base64 module's urlsafe functions add two Python layers and
+# a second translate). Both write the same text; both refuse the standard
+# alphabet's "+" and "/" and padding, which no sealed value holds.
+_fast_b64decode: Callable[..., bytes] | None
+_fast_b64encode: Callable[..., bytes] | None
+try:
+    from pybase64 import b64decode as _fast_b64decode
+    from pybase64 import b64encode as _fast_b64encode
+except ImportError:  # pragma: no cover - exercised only without the speedups extra
+    _fast_b64decode = _fast_b64encode = None
+_URLSAFE = b"-_"
+_TO_URLSAFE = bytes.maketrans(b"+/", _URLSAFE)
+_FROM_URLSAFE = bytes.maketrans(_URLSAFE, b"+/")
 
 
 def _b64(data: bytes) -> str:
+    if _fast_b64encode is not None:
+        return _fast_b64encode(data, altchars=_URLSAFE).rstrip(b"=").decode()
     return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
-    """Raises ``binascii.Error`` (or ``UnicodeError``) for anything but base64url."""
-    padded = (text + "=" * (-len(text) % 4)).encode("ascii")
-    return binascii.a2b_base64(padded.translate(_FROM_URLSAFE), strict_mode=True)
+    """Raises ``ValueError`` (``binascii.Error`` is one) or ``UnicodeError`` unless base64url."""
+    if "+" in text or "/" in text or "=" in text:
+        raise ValueError("not base64url")
+    padded = text + "=" * (-len(text) % 4)
+    if _fast_b64decode is not None:
+        return _fast_b64decode(padded, altchars=_URLSAFE, validate=True)
+    return binascii.a2b_base64(padded.encode("ascii").translate(_FROM_URLSAFE), strict_mode=True)
 
 
 def _flat_body(key: str, record: SessionRecord) -> bytes:
@@ -300,7 +340,7 @@ class CookieStore(InlineAsync):
         else:
             body = b"f" + body
         if self._signer is None:
-            nonce = os.urandom(_NONCE)
+            nonce = _nonce()
             sealed = self._ciphers[0].encrypt(nonce, body, self._aad)
             value = f"{_ENCRYPTED}.{_b64(nonce + sealed)}"
         else:
@@ -376,8 +416,9 @@ class CookieStore(InlineAsync):
         # In the fields' order (key_hash, data, created, last_seen, expires,
         # user_id, version, meta, sid, stale), not by keyword: keywords cost
         # this ten-field constructor half as much again, on every request.
+        # No key hash: nothing is kept under one (see the module's docstring).
         record = SealedRecord(
-            hash_key(sid),
+            "",
             data,
             float(created),
             float(last_seen),
@@ -399,7 +440,7 @@ class CookieStore(InlineAsync):
         return None if decoded is None else decoded[1]
 
     def save_sync(self, key: str, record: SessionRecord, *, must_create: bool = False) -> None:
-        record.key_hash = hash_key(key)
+        """Nothing to store: the response carries the record (``carry``)."""
 
     def apply_sync(
         self, key: str, change: Change, base: SessionRecord | None = None
