@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -241,11 +242,8 @@ def test_the_flat_body_holds_each_value_once_unescaped(clock: FakeClock, mode: s
     assert opened.data == {"quote": '"say \\"hi\\""', "odd\ud800name": '"lone \\udc00 surrogate"'}
 
 
-@pytest.mark.parametrize(
-    "tail",
-    [b'["s",{},1,1,9e9,null,1,["a"],[3]]\n"x"+', b'["s",{},1,1,9e9,null,1,["a"],[9]]\n"x"'],
-)
-def test_a_flat_body_whose_sizes_do_not_add_up_does_not_open(clock: FakeClock, tail: bytes) -> None:
+def _sealed_body(tail: bytes) -> str:
+    """A cookie value sealing ``b"f" + tail`` as the encrypted store does, under SECRET."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from sessionary.signing import derive_key
@@ -255,10 +253,60 @@ def test_a_flat_body_whose_sizes_do_not_add_up_does_not_open(clock: FakeClock, t
     sealed = AESGCM(derive_key(SECRET, purpose)).encrypt(
         nonce, b"f" + tail, f"sessionary {purpose}".encode()
     )
-    value = "2." + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+    return "2." + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # each value's length in the head: lengths that do not add up
+        b'["s",{},1,1,9e9,null,1,["a"],[3]]\n"x"+',
+        b'["s",{},1,1,9e9,null,1,["a"],[9]]\n"x"',
+        # one value a line: lines that do not match the names
+        b'["s",{},1,1,9e9,null,1,["a","b"]]\n"x"',
+        b'["s",{},1,1,9e9,null,1,["a"]]\n"x"\n"y"',
+        b'["s",{},1,1,9e9,null,1,[]]\n"x"',
+        b'["s",{},1,1,9e9,null,1,["a","a"]]\n"x"\n"y"',
+        b'["s",{},1,1,9e9,null,1,[7]]\n"x"',
+    ],
+)
+def test_a_flat_body_whose_values_do_not_match_its_names_does_not_open(
+    clock: FakeClock, tail: bytes
+) -> None:
     store = config(clock).store
     assert isinstance(store, CookieStore)
-    assert store.for_config(SessionConfig(store=store, secret_key=SECRET)).decode(value) is None
+    assert store.decode(_sealed_body(tail)) is None
+
+
+def test_a_flat_body_with_lengths_in_its_head_still_opens(clock: FakeClock) -> None:
+    # What the previous version wrote for every cookie, and this one for a
+    # value that holds a raw newline.
+    store = config(clock).store
+    assert isinstance(store, CookieStore)
+    opened = store.decode(_sealed_body(b'["s",{},1,1,9e9,null,1,["a","b"],[3,1]]\n"x"7'))
+    assert opened is not None
+    assert opened[1].data == {"a": '"x"', "b": "7"}
+
+
+def test_values_are_laid_one_a_line_unless_one_holds_a_newline(clock: FakeClock) -> None:
+    from sessionary.stores.base import SessionRecord
+
+    store = config(clock).store
+    assert isinstance(store, CookieStore)
+    for data, head_fields in [
+        ({"a": '"x"', "b": "[1,2]", "c": '"line\\nbreak"'}, 8),
+        ({"a": '"x"', "b": "1\n2", "c": "\n"}, 9),  # not JSON's text: lengths kept
+        ({}, 8),
+        ({"only": "0"}, 8),
+    ]:
+        record = SessionRecord("", data, clock(), clock(), clock() + 60, None, 1, {})
+        value = store.encode("k" * 32, record)
+        body = _body("encrypted", value)
+        head = json.loads(body[1:].partition(b"\n")[0])
+        assert len(head) == head_fields
+        opened = store.decode(value)
+        assert opened is not None
+        assert opened[1].data == data
 
 
 @pytest.mark.parametrize("user_id", ["u-42", "\ud800 lone surrogate", None])

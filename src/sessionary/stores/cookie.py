@@ -149,9 +149,13 @@ def _unb64(text: str) -> bytes:
 def _flat_body(key: str, record: SessionRecord) -> bytes:
     """The record as one line of JSON for its own fields, then the data values as they are.
 
-    Values are already JSON text: laid end to end after the line (their names
-    and lengths in it), they are written once, where an outer JSON document
-    escaped each again (doubling every quote) and parsed it twice.
+    Values are already JSON text: laid after the line one per line (their
+    names in it), they are written once, where an outer JSON document
+    escaped each again (doubling every quote) and parsed it twice. Compact
+    JSON never holds a raw newline (it escapes one inside a string), so a
+    newline separates them; a value that does hold one (text not written
+    by a JSON encoder) makes the line carry every value's length instead,
+    and the values are laid end to end.
     """
     data = record.data
     head = [
@@ -163,29 +167,41 @@ def _flat_body(key: str, record: SessionRecord) -> bytes:
         record.user_id,
         record.version,
         list(data),
-        [len(value) for value in data.values()],
     ]
+    values = "\n".join(data.values())
+    if values.count("\n") != max(len(data) - 1, 0):
+        head.append(list(map(len, data.values())))
+        values = "".join(data.values())
     # JSON escapes a newline inside a string: the line never holds one.
     # surrogatepass: a lone surrogate in a value (no UTF-8 exists for it) seals too.
-    line = encode_plain(head)
-    return line + b"\n" + "".join(data.values()).encode("utf-8", "surrogatepass")
+    return encode_plain(head) + b"\n" + values.encode("utf-8", "surrogatepass")
 
 
 def _open_flat(raw: bytes) -> list[Any]:
     """The fields ``_flat_body`` wrote, in the nested format's order; ValueError if malformed."""
     line, _, rest = raw.partition(b"\n")
-    sid, meta, created, last_seen, expires, user_id, version, names, sizes = decode_plain(line)
+    head = decode_plain(line)
     values = rest.decode("utf-8", "surrogatepass")
-    if len(names) != len(sizes) or sum(sizes) != len(values):
-        raise ValueError("not a flat session record")
-    data = {}
-    at = 0
-    for name, size in zip(names, sizes, strict=True):
-        if not isinstance(name, str) or not isinstance(size, int) or size < 0:
+    if len(head) == 8:  # one value a line
+        sid, meta, created, last_seen, expires, user_id, version, names = head
+        data = dict(zip(names, values.split("\n") if names else (), strict=True))
+    else:  # each value's length in the line, the values end to end
+        sid, meta, created, last_seen, expires, user_id, version, names, sizes = head
+        if len(names) != len(sizes) or sum(sizes) != len(values):
             raise ValueError("not a flat session record")
-        data[name] = values[at : at + size]
-        at += size
+        data = {}
+        at = 0
+        for name, size in zip(names, sizes, strict=True):
+            if not isinstance(size, int) or size < 0:
+                raise ValueError("not a flat session record")
+            data[name] = values[at : at + size]
+            at += size
+    if (not names and values) or len(data) != len(names) or not set(map(type, data)) <= _STR:
+        raise ValueError("not a flat session record")
     return [sid, data, meta, created, last_seen, expires, user_id, version]
+
+
+_STR = frozenset((str,))
 
 
 @dataclass(slots=True)
