@@ -44,6 +44,7 @@ class SessionMiddleware:
         self.config = config if config is not None else from_starlette_options(options)
         self.store = self.config.store
         self._token_header = self.config.header_name.lower().encode("latin-1")
+        self._url_transport = self.config.transport == "url"
         self._dbsc = self.config.dbsc is not None
         # A store that never waits (memory, cookie) is run on its sync API:
         # no coroutine, no runner frame per request.
@@ -135,14 +136,15 @@ class SessionMiddleware:
             elif name == token_header:
                 token = value.decode("latin-1")
         client = scope.get("client")
+        url = self._url_transport  # only the URL transport reads the query and the scheme
         return _core.read_request(
             self.config,
             cookies,
             user_agent,
             client[0] if client else None,
             token=token,
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            secure=scope.get("scheme") in ("https", "wss"),
+            query_string=scope.get("query_string", b"").decode("latin-1") if url else "",
+            secure=url and scope.get("scheme") in ("https", "wss"),
         )
 
     def _lifespan_send(self, send: Send) -> Send:

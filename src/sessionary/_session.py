@@ -172,10 +172,11 @@ class Session(dict[str, Any]):
     # -- reading ---------------------------------------------------------------
 
     def _value(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            pass
+        # A lookup, not try/except: the first read of a key, the usual case,
+        # would otherwise raise and catch a KeyError.
+        value = self._values.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
         raw = self._raw[name]
         try:
             value = self.decode_value(raw)
@@ -629,7 +630,8 @@ class Session(dict[str, Any]):
     def encoded_size(self) -> int:
         """Bytes of the encoded data (what ``max_session_bytes`` limits)."""
         if self._size < 0:
-            self._size = sum(len(k) + len(v) for k, v in self._raw.items())
+            raw = self._raw
+            self._size = sum(map(len, raw)) + sum(map(len, raw.values()))
         return self._size
 
     def _deadline(self, now: float, created: float) -> float:

@@ -49,7 +49,7 @@ def parse_cookie(header: str | bytes | Iterable[str | bytes] | None) -> dict[str
     """
     if header is None:
         return {}
-    parts: Iterable[str | bytes] = (header,) if isinstance(header, str | bytes) else header
+    parts: Iterable[str | bytes] = (header,) if isinstance(header, (str, bytes)) else header
     cookies: dict[str, str] = {}
     for part in parts:
         text = part.decode("latin-1") if isinstance(part, bytes) else part
