@@ -53,7 +53,9 @@ def parse_cookie(header: str | bytes | Iterable[str | bytes] | None) -> dict[str
     cookies: dict[str, str] = {}
     for part in parts:
         text = part.decode("latin-1") if isinstance(part, bytes) else part
-        for chunk in text.split(";"):
+        # One cookie (an API client's session alone) needs no split: a long
+        # sealed value would be scanned a character at a time.
+        for chunk in text.split(";") if ";" in text else (text,):
             name, sep, value = chunk.partition("=")
             if not sep:
                 continue  # attribute-only or empty pair
