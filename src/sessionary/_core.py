@@ -167,13 +167,9 @@ def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> lis
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
-    if session.was_saved and session.session_key is not None:
-        max_age = expires = None
-        if not session.get_expire_at_browser_close():
-            now = (config.clock or config.store.clock)()  # config.now(), inlined: every response
-            max_age = max(0, round(session.cookie_max_age(now)))
-            expires = now + max_age
-        value = session.carried or session.session_key
+    saved = session.saved_cookie(config.clock or config.store.clock)  # config.now's clock
+    if saved is not None:
+        value, max_age, expires = saved
         name = config.cookie_name
         if not incoming.chunks and len(name) + len(value) < MAX_COOKIE_BYTES:
             # One cookie (a key, or a sealed session that fits), no chunk to delete.

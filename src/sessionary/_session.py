@@ -28,6 +28,7 @@ from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
 
 if TYPE_CHECKING:
+    from ._clock import Clock
     from ._config import SessionConfig
 
 __all__ = ["Session"]
@@ -571,10 +572,22 @@ class Session(dict[str, Any]):
         self._persist = False
         self._saved = False
 
-    def cookie_max_age(self, now: float) -> float:
-        """Seconds the client should keep the committed session."""
+    def saved_cookie(self, clock: Clock) -> tuple[str, int | None, float | None] | None:
+        """After a commit that wrote: what the client carries, the cookie's
+        ``Max-Age`` and its expiry (both ``None``: until the browser closes).
+
+        ``None`` when nothing was written (or there is no key to carry).
+        """
+        key = self._key
+        if not self._saved or key is None:
+            return None
+        value = self._carried or key
+        if self.get_expire_at_browser_close():
+            return value, None, None
+        now = clock()
         record = self._record
-        return self._expiry_age(now) if record is None else record.expires - now
+        age = max(0, round(self._expiry_age(now) if record is None else record.expires - now))
+        return value, age, now + age
 
     # -- commit ----------------------------------------------------------------
 
