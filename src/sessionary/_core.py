@@ -167,7 +167,7 @@ def _headers(config: SessionConfig, session: Session, incoming: Incoming) -> lis
         return headers
     if session.accessed:
         headers.append(("vary", "Cookie"))
-    saved = session.saved_cookie(config.clock or config.store.clock)  # config.now's clock
+    saved = session.saved_cookie()
     if saved is not None:
         value, max_age, expires = saved
         name = config.cookie_name

@@ -28,7 +28,6 @@ from .exceptions import SessionKeyExists, SessionTooLarge, UnserializableValue
 from .stores.base import Change, SessionRecord
 
 if TYPE_CHECKING:
-    from ._clock import Clock
     from ._config import SessionConfig
 
 __all__ = ["Session"]
@@ -572,7 +571,7 @@ class Session(dict[str, Any]):
         self._persist = False
         self._saved = False
 
-    def saved_cookie(self, clock: Clock) -> tuple[str, int | None, float | None] | None:
+    def saved_cookie(self) -> tuple[str, int | None, float | None] | None:
         """After a commit that wrote: what the client carries, the cookie's
         ``Max-Age`` and its expiry (both ``None``: until the browser closes).
 
@@ -584,7 +583,8 @@ class Session(dict[str, Any]):
         value = self._carried or key
         if self.get_expire_at_browser_close():
             return value, None, None
-        now = clock()
+        config = self._config
+        now = (config.clock or config.store.clock)()  # config.now(), inlined: every response
         record = self._record
         age = max(0, round(self._expiry_age(now) if record is None else record.expires - now))
         return value, age, now + age
